@@ -1,0 +1,32 @@
+"""Exceptions raised by mdai-fastexport.
+
+Every error a user can cause with their input is an :class:`ExportError` with a
+message that names the offending file, annotation, label or UID, so the CLI can
+print it without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ExportError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InputFormatError(ExportError):
+    """A JSON file cannot be read or is not an MD.ai export of the expected kind."""
+
+
+class InputMismatchError(ExportError):
+    """The annotation export and the metadata export do not describe the same data."""
+
+
+class StrictModeError(ExportError):
+    """``strict=True`` and the inputs have problems that would lead to skipped work."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class GeometryError(ExportError):
+    """An annotation's geometry cannot be rasterised (e.g. a non-finite vertex)."""

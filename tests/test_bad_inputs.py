@@ -1,0 +1,174 @@
+"""Bad input gets a precise message or a recorded skip, never a traceback or a partial file."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from mdai_fastexport.synthetic import make_exports
+
+from mdai_fastexport import (
+    InputFormatError,
+    InputMismatchError,
+    StrictModeError,
+    export_seg,
+    export_sr,
+)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return make_exports(seed=3, ct_series=1, ct_slices=3, with_multiframe=False)
+
+
+def _local(ann, mode: str):
+    labs = {lab["id"]: lab for g in ann["labelGroups"] for lab in g["labels"]}
+    for a in ann["datasets"][0]["annotations"]:
+        if (
+            labs[a["labelId"]].get("annotationMode") == mode
+            and labs[a["labelId"]]["scope"] == "INSTANCE"
+        ):
+            return a
+    raise AssertionError(f"no {mode} annotation")
+
+
+def _dcm(out: Path) -> list[Path]:
+    return sorted(out.glob("*.dcm"))
+
+
+def test_mismatched_files_raise_a_precise_error_and_write_nothing(pair, tmp_path):
+    ann, _ = pair
+    _, other_meta = make_exports(seed=99, ct_series=1, ct_slices=2, with_multiframe=False)
+    with pytest.raises(InputMismatchError, match=r"none of the .* annotated studies"):
+        export_seg(ann, other_meta, tmp_path / "out", n_jobs=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_swapped_files_are_named(pair, tmp_path):
+    ann, meta = pair
+    a, m = tmp_path / "a.json", tmp_path / "m.json"
+    a.write_text(json.dumps(ann))
+    m.write_text(json.dumps(meta))
+    with pytest.raises(InputFormatError, match="swapped"):
+        export_sr(m, a, tmp_path / "out", n_jobs=1)
+    with pytest.raises(InputFormatError, match="not found"):
+        export_sr(tmp_path / "nope.json", m, tmp_path / "out", n_jobs=1)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputFormatError, match="not valid JSON"):
+        export_sr(bad, m, tmp_path / "out", n_jobs=1)
+
+
+def test_missing_instance_is_skipped_and_reported(pair, tmp_path):
+    ann, meta = copy.deepcopy(pair)
+    victim = _local(ann, "polygon")
+    meta["datasets"][0]["dicomMetadata"] = [
+        m
+        for m in meta["datasets"][0]["dicomMetadata"]
+        if m["SOPInstanceUID"] != victim["SOPInstanceUID"]
+    ]
+    report = export_seg(ann, meta, tmp_path / "out", n_jobs=1)
+    missing = [s for s in report.skips if s.reason == "missing_instance"]
+    assert victim["id"] in {s.annotation_id for s in missing}
+    assert all(victim["SOPInstanceUID"] in s.detail for s in missing)
+    assert report.files, "the rest is still exported"
+    assert any(victim["SOPInstanceUID"] in w for w in report.warnings)
+    manifest = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert manifest["skip_counts"]["missing_instance"] == len(missing)
+
+    with pytest.raises(StrictModeError, match="missing_instance"):
+        export_seg(ann, meta, tmp_path / "strict", n_jobs=1, strict=True)
+    assert not (tmp_path / "strict").exists() or _dcm(tmp_path / "strict") == []
+
+
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda a: a.__setitem__("data", None), "null_data"),
+        (lambda a: a["data"]["vertices"][1].__setitem__(0, float("nan")), "non_finite_vertex"),
+        (lambda a: a["data"]["vertices"][1].__setitem__(0, None), "invalid_geometry"),
+        (lambda a: a["data"].__setitem__("vertices", "oops"), "invalid_geometry"),
+    ],
+    ids=["null-data", "nan-vertex", "null-vertex", "vertices-not-a-list"],
+)
+def test_bad_geometry_is_skipped_with_the_annotation_id(pair, tmp_path, mutate, reason):
+    ann, meta = copy.deepcopy(pair)
+    victim = _local(ann, "polygon")
+    mutate(victim)
+    # through a file written by the stdlib (it emits NaN, which orjson rejects)
+    a = tmp_path / "ann.json"
+    a.write_text(json.dumps(ann))
+    for export in (export_seg, export_sr):
+        out = tmp_path / export.__name__
+        report = export(a, meta, out, n_jobs=1)
+        skips = [s for s in report.skips if s.annotation_id == victim["id"]]
+        assert [s.reason for s in skips] == [reason]
+        assert victim["id"] in skips[0].detail
+        assert report.files
+
+
+def test_out_of_bounds_vertices_are_clipped_with_a_warning(pair, tmp_path):
+    ann, meta = copy.deepcopy(pair)
+    victim = _local(ann, "polygon")
+    victim["data"]["vertices"] = [[-50, -50], [5000, -20], [5000, 5000], [-10, 4000]]
+    report = export_seg(ann, meta, tmp_path / "out", n_jobs=1)
+    assert report.ok
+    assert any("outside the image" in w and victim["id"] in w for w in report.warnings)
+
+
+def test_hostile_label_group_name_cannot_escape_the_output_folder(pair, tmp_path):
+    ann, meta = copy.deepcopy(pair)
+    ann["labelGroups"][0]["name"] = "../../x"
+    ann["labelGroups"][-1]["name"] = "/etc/passwd\x00..\\evil"
+    ann["datasets"][0]["id"] = "../../../tmp/d"
+    out = tmp_path / "deep" / "out"
+    report = export_seg(ann, meta, out, combine_label_groups=False, n_jobs=1)
+    assert report.files
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert all(p.parent == out for p in written), written
+    assert all(".." not in p.name and "/" not in p.name for p in written)
+    assert len(_dcm(out)) == len(report.files)
+
+
+def test_empty_export_writes_an_empty_report(pair, tmp_path):
+    ann, meta = copy.deepcopy(pair)
+    ann["datasets"][0]["annotations"] = []
+    for export in (export_seg, export_sr):
+        out = tmp_path / export.__name__
+        report = export(ann, meta, out, n_jobs=1)
+        assert report.files == [] and report.skips == []
+        assert _dcm(out) == []
+        assert json.loads((out / "report.json").read_text())["files"] == []
+
+
+def test_unknown_label_and_missing_study_are_recorded(pair, tmp_path):
+    ann, meta = copy.deepcopy(pair)
+    anns = ann["datasets"][0]["annotations"]
+    anns[0]["labelId"] = "L_does_not_exist"
+    anns[1]["StudyInstanceUID"] = "1.2.3.4.5"
+    report = export_sr(ann, meta, tmp_path / "out", n_jobs=1)
+    reasons = {s.annotation_id: s.reason for s in report.skips}
+    assert reasons[anns[0]["id"]] == "unknown_label"
+    assert reasons[anns[1]["id"]] == "missing_study"
+
+
+def test_failed_write_leaves_no_partial_file(pair, tmp_path, monkeypatch):
+    import pydicom
+
+    ann, meta = pair
+    real_save = pydicom.Dataset.save_as
+
+    def explode(self, filename, *args, **kwargs):
+        real_save(self, filename, *args, **kwargs)
+        Path(filename).write_bytes(Path(filename).read_bytes()[:100])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pydicom.Dataset, "save_as", explode)
+    out = tmp_path / "out"
+    report = export_seg(ann, meta, out, n_jobs=1)
+    assert report.files == []
+    assert {s.reason for s in report.skips} == {"build_failed"}
+    assert all("disk full" in s.detail for s in report.skips)
+    assert [p.name for p in out.iterdir()] == ["report.json"]
