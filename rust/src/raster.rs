@@ -1,0 +1,681 @@
+//! Shapes → byte masks. See the crate documentation for the convention.
+
+use std::fmt;
+
+/// Closed rings filled even-odd; non-hole rings united, hole rings removed.
+pub const KIND_POLYGON: u8 = 0;
+/// Open polyline stroked with width `param`.
+pub const KIND_STROKE: u8 = 1;
+/// Disc of radius `param` around the first vertex.
+pub const KIND_DISC: u8 = 2;
+/// Filled axis-aligned ellipse: vertices `(cx, cy)`, `(rx, ry)`.
+pub const KIND_ELLIPSE: u8 = 3;
+
+/// Flat geometry of many shapes (borrowed from the caller's arrays).
+///
+/// Shape `i` goes to frame `shape_frame[i]` and owns rings
+/// `shape_ring_offsets[i]..shape_ring_offsets[i + 1]`; ring `j` owns vertices
+/// `ring_vertex_offsets[j]..ring_vertex_offsets[j + 1]`, stored as
+/// `vertices[2 * k]` = x, `vertices[2 * k + 1]` = y.
+#[derive(Debug, Clone, Copy)]
+pub struct Shapes<'a> {
+    pub shape_frame: &'a [u32],
+    pub shape_kind: &'a [u8],
+    pub shape_param: &'a [f64],
+    pub shape_ring_offsets: &'a [u64],
+    pub ring_vertex_offsets: &'a [u64],
+    pub ring_is_hole: &'a [bool],
+    pub vertices: &'a [f64],
+}
+
+/// Why shapes could not be rasterised.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RasterError {
+    /// The arrays do not describe shapes (lengths, offsets).
+    Layout(String),
+    /// Shape `index` is invalid (non-finite vertex, unknown kind, frame out of range).
+    Shape { index: usize, message: String },
+}
+
+impl fmt::Display for RasterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RasterError::Layout(m) => write!(f, "invalid geometry arrays: {m}"),
+            RasterError::Shape { index, message } => write!(f, "shape {index}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for RasterError {}
+
+fn shape_err(index: usize, message: impl Into<String>) -> RasterError {
+    RasterError::Shape {
+        index,
+        message: message.into(),
+    }
+}
+
+fn check_offsets(
+    name: &str,
+    offsets: &[u64],
+    items: usize,
+    limit: usize,
+) -> Result<(), RasterError> {
+    if offsets.len() != items + 1 {
+        return Err(RasterError::Layout(format!(
+            "{name} has {} entries, expected {}",
+            offsets.len(),
+            items + 1
+        )));
+    }
+    if offsets[0] != 0 || offsets.windows(2).any(|w| w[0] > w[1]) {
+        return Err(RasterError::Layout(format!(
+            "{name} must start at 0 and never decrease"
+        )));
+    }
+    if offsets[items] as usize != limit || offsets[items] > usize::MAX as u64 {
+        return Err(RasterError::Layout(format!(
+            "{name} ends at {}, expected {limit}",
+            offsets[items]
+        )));
+    }
+    Ok(())
+}
+
+impl Shapes<'_> {
+    fn n_shapes(&self) -> usize {
+        self.shape_kind.len()
+    }
+
+    /// Check array lengths, offsets, kinds, frames and finiteness.
+    pub fn validate(&self, n_frames: usize) -> Result<(), RasterError> {
+        let n = self.n_shapes();
+        if self.shape_frame.len() != n || self.shape_param.len() != n {
+            return Err(RasterError::Layout(format!(
+                "shape_frame ({}), shape_kind ({n}) and shape_param ({}) differ in length",
+                self.shape_frame.len(),
+                self.shape_param.len()
+            )));
+        }
+        if self.vertices.len() % 2 != 0 {
+            return Err(RasterError::Layout("vertices must be (n, 2)".into()));
+        }
+        let n_rings = self.ring_is_hole.len();
+        check_offsets("shape_ring_offsets", self.shape_ring_offsets, n, n_rings)?;
+        check_offsets(
+            "ring_vertex_offsets",
+            self.ring_vertex_offsets,
+            n_rings,
+            self.vertices.len() / 2,
+        )?;
+        for i in 0..n {
+            if self.shape_frame[i] as usize >= n_frames {
+                return Err(shape_err(
+                    i,
+                    format!("frame {} >= n_frames {n_frames}", self.shape_frame[i]),
+                ));
+            }
+            let kind = self.shape_kind[i];
+            if kind > KIND_ELLIPSE {
+                return Err(shape_err(i, format!("unknown kind {kind}")));
+            }
+            let p = self.shape_param[i];
+            if !p.is_finite() {
+                return Err(shape_err(i, format!("non-finite parameter {p}")));
+            }
+            for r in self.rings_of(i) {
+                for v in self.ring(r).chunks_exact(2) {
+                    if !(v[0].is_finite() && v[1].is_finite()) {
+                        return Err(shape_err(
+                            i,
+                            format!("non-finite vertex ({}, {})", v[0], v[1]),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rings_of(&self, i: usize) -> std::ops::Range<usize> {
+        self.shape_ring_offsets[i] as usize..self.shape_ring_offsets[i + 1] as usize
+    }
+
+    fn ring(&self, r: usize) -> &[f64] {
+        let a = self.ring_vertex_offsets[r] as usize;
+        let b = self.ring_vertex_offsets[r + 1] as usize;
+        &self.vertices[2 * a..2 * b]
+    }
+}
+
+/// A rectangle of rows `r0..r1` and columns `c0..c1` inside the image.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    r0: usize,
+    r1: usize,
+    c0: usize,
+    c1: usize,
+}
+
+impl Window {
+    fn width(&self) -> usize {
+        self.c1 - self.c0
+    }
+    fn is_empty(&self) -> bool {
+        self.r0 >= self.r1 || self.c0 >= self.c1
+    }
+}
+
+/// First index `k` in `0..=limit` whose pixel centre `k + 0.5` is `>= t`.
+fn first_centre_at_or_after(t: f64, limit: usize) -> usize {
+    let k = (t - 0.5).ceil();
+    if k <= 0.0 {
+        0
+    } else if k >= limit as f64 {
+        limit
+    } else {
+        k as usize
+    }
+}
+
+/// First index in `0..=limit` whose centre is `> t` (for inclusive upper bounds).
+fn first_centre_after(t: f64, limit: usize) -> usize {
+    let k = (t - 0.5).floor() + 1.0;
+    if k <= 0.0 {
+        0
+    } else if k >= limit as f64 {
+        limit
+    } else {
+        k as usize
+    }
+}
+
+fn bounds(ring: &[f64]) -> (f64, f64, f64, f64) {
+    let mut b = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for v in ring.chunks_exact(2) {
+        b.0 = b.0.min(v[0]);
+        b.1 = b.1.min(v[1]);
+        b.2 = b.2.max(v[0]);
+        b.3 = b.3.max(v[1]);
+    }
+    b
+}
+
+/// Window of pixels whose centres can lie in `[xmin, xmax] x [ymin, ymax]`.
+fn window(b: (f64, f64, f64, f64), rows: usize, cols: usize) -> Window {
+    Window {
+        r0: first_centre_at_or_after(b.1, rows),
+        r1: first_centre_after(b.3, rows),
+        c0: first_centre_at_or_after(b.0, cols),
+        c1: first_centre_after(b.2, cols),
+    }
+}
+
+/// Even-odd fill of one closed ring into `buf` (a `win`-sized bitmap), XOR-free:
+/// sets (value 1) the pixels whose centres are inside.
+fn fill_ring(ring: &[f64], win: Window, buf: &mut [u8], crossings: &mut Vec<Vec<f64>>) {
+    let n = ring.len() / 2;
+    if n < 3 || win.is_empty() {
+        return;
+    }
+    let height = win.r1 - win.r0;
+    if crossings.len() < height {
+        crossings.resize_with(height, Vec::new);
+    }
+    for row in crossings.iter_mut().take(height) {
+        row.clear();
+    }
+    for i in 0..n {
+        let j = if i + 1 == n { 0 } else { i + 1 };
+        let (x0, y0) = (ring[2 * i], ring[2 * i + 1]);
+        let (x1, y1) = (ring[2 * j], ring[2 * j + 1]);
+        if y0 == y1 {
+            continue;
+        }
+        // rows whose centre py satisfies min(y0, y1) <= py < max(y0, y1)
+        let (ylo, yhi) = if y0 < y1 { (y0, y1) } else { (y1, y0) };
+        let ra = first_centre_at_or_after(ylo, win.r1).max(win.r0);
+        let rb = first_centre_at_or_after(yhi, win.r1);
+        let slope = (x1 - x0) / (y1 - y0);
+        for r in ra..rb {
+            let py = r as f64 + 0.5;
+            crossings[r - win.r0].push(x0 + (py - y0) * slope);
+        }
+    }
+    let w = win.width();
+    for (k, xs) in crossings.iter_mut().take(height).enumerate() {
+        if xs.len() < 2 {
+            continue;
+        }
+        xs.sort_unstable_by(f64::total_cmp);
+        let line = &mut buf[k * w..(k + 1) * w];
+        for pair in xs.chunks_exact(2) {
+            // centres px with pair[0] <= px < pair[1]
+            let a = first_centre_at_or_after(pair[0], win.c1).max(win.c0);
+            let b = first_centre_at_or_after(pair[1], win.c1);
+            if a < b {
+                line[a - win.c0..b - win.c0].fill(1);
+            }
+        }
+    }
+}
+
+fn or_window(frame: &mut [u8], cols: usize, win: Window, buf: &[u8]) {
+    let w = win.width();
+    for (k, r) in (win.r0..win.r1).enumerate() {
+        let dst = &mut frame[r * cols + win.c0..r * cols + win.c1];
+        for (d, &s) in dst.iter_mut().zip(&buf[k * w..(k + 1) * w]) {
+            *d |= s;
+        }
+    }
+}
+
+struct Scratch {
+    fg: Vec<u8>,
+    part: Vec<u8>,
+    hole: Vec<u8>,
+    crossings: Vec<Vec<f64>>,
+}
+
+fn fill_polygon(
+    shapes: &Shapes,
+    i: usize,
+    frame: &mut [u8],
+    rows: usize,
+    cols: usize,
+    s: &mut Scratch,
+) {
+    let rings: Vec<usize> = shapes.rings_of(i).collect();
+    let mut b = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &r in &rings {
+        if !shapes.ring_is_hole[r] {
+            let rb = bounds(shapes.ring(r));
+            b = (b.0.min(rb.0), b.1.min(rb.1), b.2.max(rb.2), b.3.max(rb.3));
+        }
+    }
+    if !b.0.is_finite() {
+        return;
+    }
+    let win = window(b, rows, cols);
+    if win.is_empty() {
+        return;
+    }
+    let size = (win.r1 - win.r0) * win.width();
+    s.fg.clear();
+    s.fg.resize(size, 0);
+    let mut has_hole = false;
+    for &r in &rings {
+        if shapes.ring_is_hole[r] {
+            has_hole = true;
+            continue;
+        }
+        s.part.clear();
+        s.part.resize(size, 0);
+        fill_ring(shapes.ring(r), win, &mut s.part, &mut s.crossings);
+        for (d, &p) in s.fg.iter_mut().zip(&s.part) {
+            *d |= p;
+        }
+    }
+    if has_hole {
+        s.hole.clear();
+        s.hole.resize(size, 0);
+        for &r in &rings {
+            if shapes.ring_is_hole[r] {
+                s.part.clear();
+                s.part.resize(size, 0);
+                fill_ring(shapes.ring(r), win, &mut s.part, &mut s.crossings);
+                for (d, &p) in s.hole.iter_mut().zip(&s.part) {
+                    *d |= p;
+                }
+            }
+        }
+        for (d, &h) in s.fg.iter_mut().zip(&s.hole) {
+            *d &= 1 - h;
+        }
+    }
+    or_window(frame, cols, win, &s.fg);
+}
+
+/// Squared distance from `(px, py)` to the segment `a`–`b`.
+fn dist2_to_segment(px: f64, py: f64, ax: f64, ay: f64, bx: f64, by: f64) -> f64 {
+    let (dx, dy) = (bx - ax, by - ay);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((px - ax) * dx + (py - ay) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (qx, qy) = (ax + t * dx - px, ay + t * dy - py);
+    qx * qx + qy * qy
+}
+
+fn fill_stroke(ring: &[f64], half: f64, frame: &mut [u8], rows: usize, cols: usize) {
+    let n = ring.len() / 2;
+    if n == 0 || half.is_nan() || half < 0.0 {
+        return;
+    }
+    let r2 = half * half;
+    let segs = if n == 1 { 1 } else { n - 1 };
+    for k in 0..segs {
+        let (ax, ay) = (ring[2 * k], ring[2 * k + 1]);
+        let (bx, by) = if n == 1 {
+            (ax, ay)
+        } else {
+            (ring[2 * k + 2], ring[2 * k + 3])
+        };
+        let win = window(
+            (
+                ax.min(bx) - half,
+                ay.min(by) - half,
+                ax.max(bx) + half,
+                ay.max(by) + half,
+            ),
+            rows,
+            cols,
+        );
+        for r in win.r0..win.r1 {
+            let py = r as f64 + 0.5;
+            for c in win.c0..win.c1 {
+                if dist2_to_segment(c as f64 + 0.5, py, ax, ay, bx, by) <= r2 {
+                    frame[r * cols + c] = 1;
+                }
+            }
+        }
+    }
+}
+
+fn fill_ellipse(cx: f64, cy: f64, rx: f64, ry: f64, frame: &mut [u8], rows: usize, cols: usize) {
+    if !(rx > 0.0 && ry > 0.0) {
+        return;
+    }
+    let win = window((cx - rx, cy - ry, cx + rx, cy + ry), rows, cols);
+    for r in win.r0..win.r1 {
+        let dy = (r as f64 + 0.5 - cy) / ry;
+        for c in win.c0..win.c1 {
+            let dx = (c as f64 + 0.5 - cx) / rx;
+            if dx * dx + dy * dy <= 1.0 {
+                frame[r * cols + c] = 1;
+            }
+        }
+    }
+}
+
+/// Fill every shape into `out`, a zeroed `(n_frames, rows, cols)` C-order buffer.
+pub fn rasterize_into(
+    out: &mut [u8],
+    rows: usize,
+    cols: usize,
+    n_frames: usize,
+    shapes: &Shapes,
+) -> Result<(), RasterError> {
+    let frame_len = rows
+        .checked_mul(cols)
+        .ok_or_else(|| RasterError::Layout("rows * cols overflows".into()))?;
+    let total = frame_len
+        .checked_mul(n_frames)
+        .ok_or_else(|| RasterError::Layout("n_frames * rows * cols overflows".into()))?;
+    if out.len() != total {
+        return Err(RasterError::Layout(format!(
+            "output has {} bytes, expected {total}",
+            out.len()
+        )));
+    }
+    shapes.validate(n_frames)?;
+    if frame_len == 0 {
+        return Ok(());
+    }
+    let mut scratch = Scratch {
+        fg: Vec::new(),
+        part: Vec::new(),
+        hole: Vec::new(),
+        crossings: Vec::new(),
+    };
+    for i in 0..shapes.n_shapes() {
+        let f = shapes.shape_frame[i] as usize;
+        let frame = &mut out[f * frame_len..(f + 1) * frame_len];
+        let first_ring = shapes.rings_of(i).next().map(|r| shapes.ring(r));
+        match shapes.shape_kind[i] {
+            KIND_POLYGON => fill_polygon(shapes, i, frame, rows, cols, &mut scratch),
+            KIND_STROKE => {
+                if let Some(ring) = first_ring {
+                    fill_stroke(ring, shapes.shape_param[i] / 2.0, frame, rows, cols);
+                }
+            }
+            KIND_DISC => {
+                if let Some(ring) = first_ring.filter(|r| r.len() >= 2) {
+                    fill_stroke(&ring[..2], shapes.shape_param[i], frame, rows, cols);
+                }
+            }
+            _ => {
+                if let Some(ring) = first_ring.filter(|r| r.len() >= 4) {
+                    fill_ellipse(ring[0], ring[1], ring[2], ring[3], frame, rows, cols);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Owned {
+        frame: Vec<u32>,
+        kind: Vec<u8>,
+        param: Vec<f64>,
+        sro: Vec<u64>,
+        rvo: Vec<u64>,
+        hole: Vec<bool>,
+        verts: Vec<f64>,
+    }
+
+    impl Owned {
+        fn new() -> Self {
+            Owned {
+                frame: vec![],
+                kind: vec![],
+                param: vec![],
+                sro: vec![0],
+                rvo: vec![0],
+                hole: vec![],
+                verts: vec![],
+            }
+        }
+        fn shape(
+            mut self,
+            frame: u32,
+            kind: u8,
+            param: f64,
+            rings: &[(&[(f64, f64)], bool)],
+        ) -> Self {
+            self.frame.push(frame);
+            self.kind.push(kind);
+            self.param.push(param);
+            for (ring, hole) in rings {
+                for &(x, y) in ring.iter() {
+                    self.verts.push(x);
+                    self.verts.push(y);
+                }
+                self.rvo.push((self.verts.len() / 2) as u64);
+                self.hole.push(*hole);
+            }
+            self.sro.push(self.hole.len() as u64);
+            self
+        }
+        fn shapes(&self) -> Shapes<'_> {
+            Shapes {
+                shape_frame: &self.frame,
+                shape_kind: &self.kind,
+                shape_param: &self.param,
+                shape_ring_offsets: &self.sro,
+                ring_vertex_offsets: &self.rvo,
+                ring_is_hole: &self.hole,
+                vertices: &self.verts,
+            }
+        }
+        fn raster(&self, rows: usize, cols: usize, n: usize) -> Result<Vec<u8>, RasterError> {
+            let mut out = vec![0; rows * cols * n];
+            rasterize_into(&mut out, rows, cols, n, &self.shapes())?;
+            Ok(out)
+        }
+    }
+
+    fn grid(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .flat_map(|l| l.bytes().map(|b| u8::from(b == b'#')))
+            .collect()
+    }
+
+    fn poly(pts: &[(f64, f64)]) -> Owned {
+        Owned::new().shape(0, KIND_POLYGON, 0.0, &[(pts, false)])
+    }
+
+    #[test]
+    fn bbox_half_open() {
+        // x 1..3, y 1..4: centres 1.5, 2.5 in x; 1.5, 2.5, 3.5 in y
+        let o = poly(&[(1.0, 1.0), (3.0, 1.0), (3.0, 4.0), (1.0, 4.0)]);
+        assert_eq!(
+            o.raster(5, 5, 1).unwrap(),
+            grid("..... .##.. .##.. .##.. .....")
+        );
+    }
+
+    #[test]
+    fn bbox_on_centres_is_half_open() {
+        // edges through centres: x from 0.5 to 2.5 -> centres 0.5, 1.5 (not 2.5)
+        let o = poly(&[(0.5, 0.5), (2.5, 0.5), (2.5, 1.5), (0.5, 1.5)]);
+        assert_eq!(o.raster(3, 4, 1).unwrap(), grid("##.. .... ...."));
+    }
+
+    #[test]
+    fn triangle() {
+        let o = poly(&[(0.0, 0.0), (4.0, 0.0), (0.0, 4.0)]);
+        assert_eq!(o.raster(4, 4, 1).unwrap(), grid("###. ##.. #... ...."));
+    }
+
+    #[test]
+    fn bowtie_and_pentagram_even_odd() {
+        // crossings on row centres fall on pixel centres: the half-open rule decides
+        let o = poly(&[(0.0, 0.0), (8.0, 8.0), (8.0, 0.0), (0.0, 8.0)]);
+        let out = o.raster(8, 8, 1).unwrap();
+        assert_eq!(&out[0..8], &grid(".......#")[..]);
+        assert_eq!(&out[3 * 8..4 * 8], &grid("###.####")[..]);
+        assert_eq!(&out[4 * 8..5 * 8], &grid("###.####")[..]);
+        // pentagram: the centre is covered twice -> a hole under even-odd
+        let pts: Vec<(f64, f64)> = (0..5)
+            .map(|k| {
+                let a = std::f64::consts::PI * (0.5 + 0.8 * k as f64);
+                (10.0 + 9.0 * a.cos(), 10.0 - 9.0 * a.sin())
+            })
+            .collect();
+        let out = poly(&pts).raster(20, 20, 1).unwrap();
+        assert_eq!(out[9 * 20 + 9], 0, "pentagram centre is outside (even-odd)");
+        assert_eq!(out[4 * 20 + 9], 1, "a point of the star is inside");
+    }
+
+    #[test]
+    fn holes_are_removed_and_rings_united() {
+        let outer: &[(f64, f64)] = &[(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)];
+        let inner: &[(f64, f64)] = &[(1.0, 1.0), (3.0, 1.0), (3.0, 3.0), (1.0, 3.0)];
+        let extra: &[(f64, f64)] = &[(5.0, 0.0), (6.0, 0.0), (6.0, 1.0), (5.0, 1.0)];
+        let o = Owned::new().shape(
+            0,
+            KIND_POLYGON,
+            0.0,
+            &[(outer, false), (inner, true), (extra, false)],
+        );
+        assert_eq!(
+            o.raster(4, 6, 1).unwrap(),
+            grid("####.# #..#.. #..#.. ####..")
+        );
+    }
+
+    #[test]
+    fn degenerate_rings_fill_nothing() {
+        for pts in [
+            vec![(1.0, 1.0)],
+            vec![(1.0, 1.0), (3.0, 3.0)],
+            vec![(0.0, 0.0), (2.0, 2.0), (4.0, 4.0)],
+            vec![(0.0, 1.0), (4.0, 1.0), (2.0, 1.0)],
+        ] {
+            assert!(poly(&pts).raster(5, 5, 1).unwrap().iter().all(|&v| v == 0));
+        }
+    }
+
+    #[test]
+    fn clipping_and_huge_coordinates() {
+        let o = poly(&[(-1e9, -1e9), (1e9, -1e9), (1e9, 1e9), (-1e9, 1e9)]);
+        assert!(o.raster(3, 5, 1).unwrap().iter().all(|&v| v == 1));
+        let far = poly(&[(1e12, 1e12), (2e12, 1e12), (2e12, 2e12)]);
+        assert!(far.raster(3, 5, 1).unwrap().iter().all(|&v| v == 0));
+        let o = poly(&[(-2.0, -2.0), (2.0, -2.0), (2.0, 2.0), (-2.0, 2.0)]);
+        assert_eq!(o.raster(3, 3, 1).unwrap(), grid("##. ##. ..."));
+    }
+
+    #[test]
+    fn non_finite_is_an_error_naming_the_shape() {
+        let o = poly(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]).shape(
+            0,
+            KIND_POLYGON,
+            0.0,
+            &[(&[(0.0, 0.0), (f64::NAN, 0.0), (1.0, 1.0)], false)],
+        );
+        let err = o.raster(2, 2, 1).unwrap_err();
+        assert_eq!(err.to_string(), "shape 1: non-finite vertex (NaN, 0)");
+        let o = Owned::new().shape(0, KIND_STROKE, f64::INFINITY, &[(&[(0.0, 0.0)], false)]);
+        assert!(o
+            .raster(2, 2, 1)
+            .unwrap_err()
+            .to_string()
+            .starts_with("shape 0:"));
+    }
+
+    #[test]
+    fn layout_errors() {
+        let o = poly(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]);
+        assert!(o.raster(2, 2, 0).is_err(), "frame out of range");
+        let mut bad = poly(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]);
+        bad.rvo = vec![0, 5];
+        assert!(matches!(bad.raster(2, 2, 1), Err(RasterError::Layout(_))));
+        let mut bad = poly(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]);
+        bad.kind = vec![9];
+        assert!(bad.raster(2, 2, 1).is_err());
+    }
+
+    #[test]
+    fn stroke_disc_ellipse() {
+        // horizontal line along y = 2.5 (through centres), width 1 -> one row
+        let o = Owned::new().shape(0, KIND_STROKE, 1.0, &[(&[(0.5, 2.5), (3.5, 2.5)], false)]);
+        assert_eq!(o.raster(4, 5, 1).unwrap(), grid("..... ..... ####. ....."));
+        // disc radius 1 at a pixel corner (2, 2): the 4 touching centres (distance 0.707)
+        let o = Owned::new().shape(0, KIND_DISC, 1.0, &[(&[(2.0, 2.0)], false)]);
+        assert_eq!(o.raster(4, 4, 1).unwrap(), grid(".... .##. .##. ...."));
+        // ellipse centred on a centre, rx 2 ry 1
+        let o = Owned::new().shape(0, KIND_ELLIPSE, 0.0, &[(&[(2.5, 1.5), (2.0, 1.0)], false)]);
+        assert_eq!(o.raster(3, 5, 1).unwrap(), grid("..#.. ##### ..#.."));
+        let o = Owned::new().shape(0, KIND_ELLIPSE, 0.0, &[(&[(2.5, 1.5), (0.0, 1.0)], false)]);
+        assert!(o.raster(3, 5, 1).unwrap().iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn shapes_go_to_their_frames_and_or() {
+        let sq: &[(f64, f64)] = &[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)];
+        let sq2: &[(f64, f64)] = &[(1.0, 1.0), (2.0, 1.0), (2.0, 2.0), (1.0, 2.0)];
+        let o = Owned::new()
+            .shape(1, KIND_POLYGON, 0.0, &[(sq, false)])
+            .shape(1, KIND_POLYGON, 0.0, &[(sq2, false)]);
+        assert_eq!(o.raster(2, 2, 2).unwrap(), vec![0, 0, 0, 0, 1, 0, 0, 1]);
+        assert!(o.raster(0, 7, 2).unwrap().is_empty());
+    }
+}
