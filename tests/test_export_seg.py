@@ -58,6 +58,7 @@ def test_one_seg_per_annotator_per_annotated_series(synthetic_export, seg_out):
 
 def test_split_label_groups_writes_one_seg_per_group(synthetic_export, seg_split_out):
     out, report = seg_split_out
+    labs = labels(read(synthetic_export[0]))
     expected = expected_seg_keys(*synthetic_export, split=True)
     written = {
         (f.dataset_id, f.series_uid, f.annotator_id, f.label_groups[0]) for f in report.files
@@ -66,8 +67,11 @@ def test_split_label_groups_writes_one_seg_per_group(synthetic_export, seg_split
     for f in report.files:
         assert len(f.label_groups) == 1
         ds = pydicom.dcmread(out / f.path)
-        groups = {s.SegmentDescription.split(";")[0] for s in ds.SegmentSequence}
-        assert groups == {f"Label group: {f.label_groups[0]}"}
+        ids = {
+            s.SegmentDescription.split(";")[0].removeprefix("MD.ai label ")
+            for s in ds.SegmentSequence
+        }
+        assert {labs[i]["group"] for i in ids} == {f.label_groups[0]}
 
 
 def test_segments_frames_and_pixels_match_annotations(synthetic_export, seg_out):
@@ -80,7 +84,7 @@ def test_segments_frames_and_pixels_match_annotations(synthetic_export, seg_out)
         assert ds.SegmentationType == "BINARY"
         seg_label = {}
         for s in ds.SegmentSequence:
-            lab_id = s.SegmentDescription.rsplit("MD.ai label id: ", 1)[1]
+            lab_id = s.SegmentDescription.split(";")[0].removeprefix("MD.ai label ")
             assert s.SegmentLabel == labs[lab_id]["name"][:64]
             seg_label[int(s.SegmentNumber)] = lab_id
         frames = unpack_frames(ds)

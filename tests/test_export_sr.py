@@ -175,3 +175,18 @@ def test_sr_references_resolve(synthetic_export, sr_out):
         }
         assert refs and refs <= evidence <= set(insts)
         assert all(insts[u]["StudyInstanceUID"] == f.study_uid for u in refs)
+
+
+def test_sr_output_is_deterministic_and_independent_of_n_jobs(synthetic_export, sr_out, tmp_path):
+    import hashlib
+
+    from mdai_fastexport import export_sr
+
+    out, _ = sr_out
+    again = tmp_path / "again"
+    export_sr(*synthetic_export, again, n_jobs=1)
+
+    def digests(d: Path) -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.glob("*.dcm")}
+
+    assert digests(again) == digests(out) != {}

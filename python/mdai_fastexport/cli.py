@@ -56,13 +56,13 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument(
                 "--line-width",
                 type=float,
-                default=RasterOptions.line_width,
+                default=RasterOptions().line_width,
                 help="stroke width in pixels for line annotations (default %(default)s)",
             )
             s.add_argument(
                 "--point-radius",
                 type=float,
-                default=RasterOptions.point_radius,
+                default=RasterOptions().point_radius,
                 help="disc radius in pixels for location annotations (default %(default)s)",
             )
     return p

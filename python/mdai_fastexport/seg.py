@@ -15,6 +15,7 @@ from typing import Any
 
 import highdicom as hd
 import numpy as np
+from highdicom.spatial import get_image_coordinate_system
 from pydicom import Dataset
 from pydicom.sequence import Sequence as PydicomSequence
 from pydicom.valuerep import DA, TM
@@ -27,7 +28,7 @@ from .headers import tags_to_dataset
 from .index import Label
 from .plan import SegJob
 from .raster import rasterize
-from .timestamps import dicom_date_time
+from .timestamps import dicom_date_time, stamp
 
 MANUFACTURER = "MD.ai"
 MODEL_NAME = "mdai-fastexport"
@@ -105,10 +106,11 @@ def segment_description(
         tracking_id=label.name[:64],
         display_color=hex_to_cielab(label.color),
     )
-    parts = [f"Label group: {label.group_name}"]
+    # LO holds 64 characters: the id first (it identifies the label), then parent and group
+    parts = [f"MD.ai label {label.id}"]
     if parent is not None:
-        parts.append(f"Parent label: {parent.name}")
-    parts.append(f"MD.ai label id: {label.id}")
+        parts.append(f"parent: {parent.name}")
+    parts.append(f"group: {label.group_name}")
     desc.SegmentDescription = "; ".join(parts)[:64]
     return desc
 
@@ -123,6 +125,12 @@ def build_seg(job: SegJob) -> tuple[hd.seg.Segmentation, SegStats]:
     sources = [source_dataset(uid, job.source_tags[uid]) for uid in job.source_uids]
     rows, cols = int(sources[0].Rows), int(sources[0].Columns)
     multiframe = len(sources) == 1 and int(sources[0].get("NumberOfFrames") or 1) > 1
+    if multiframe and get_image_coordinate_system(sources[0]) is None:
+        raise ExportError(
+            f"instance {job.source_uids[0]} is multi-frame but its header places no frame "
+            "(no ImagePositionPatient / PlanePositionSequence in the functional groups): "
+            "a SEG cannot say which frame each mask belongs to"
+        )
     n_planes = int(sources[0].NumberOfFrames) if multiframe else len(sources)
     n_seg = len(job.segments)
     seg_index = {lab.id: k for k, lab in enumerate(job.segments)}
@@ -196,12 +204,7 @@ def _make_deterministic(seg: Dataset, job: SegJob, date: DA | None, time: TM | N
         item.DimensionOrganizationUID = dim_uid
     for item in seg.get("DimensionIndexSequence") or []:
         item.DimensionOrganizationUID = dim_uid
-    if date is not None:
-        seg.InstanceCreationDate = date
-        seg.SeriesDate = date
-    if time is not None:
-        seg.InstanceCreationTime = time
-        seg.SeriesTime = time
+    stamp(seg, date, time)
 
 
 def _fix_general_image(seg: Dataset, src: Dataset) -> None:

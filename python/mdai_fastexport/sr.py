@@ -28,7 +28,7 @@ from typing import Any
 import highdicom as hd
 import numpy as np
 from highdicom.sr import CodedConcept
-from pydicom import Dataset
+from pydicom import DataElement, Dataset
 from pydicom.sr.codedict import codes
 
 from . import __version__
@@ -37,7 +37,7 @@ from .errors import ExportError
 from .headers import tags_to_dataset
 from .index import KIND_DISC, KIND_ELLIPSE, KIND_POLYGON, KIND_STROKE, Label
 from .plan import SrJob
-from .timestamps import dicom_date_time
+from .timestamps import dicom_date_time, stamp
 
 MANUFACTURER = "MD.ai"
 SR_SERIES_NUMBER = 2000
@@ -70,6 +70,34 @@ def _evidence(uid: str, tags: Mapping[str, Any]) -> Dataset:
     if not ds.get("Modality"):
         ds.Modality = "OT"
     return ds
+
+
+_CROSS_SECTIONAL = {"CT", "MR", "PT"}
+_PROJECTION = {"CR", "DX", "IO", "MG", "PX", "RF", "RG", "XA"}
+
+
+def library_view(ds: Dataset) -> Dataset:
+    """The header as highdicom's image library (TID 1602) should see it.
+
+    highdicom adds TID 1604/1603 descriptors for CT/MR/PT and projection images
+    and needs root-level PixelSpacing/orientation/position (cross-sectional) or
+    ImagerPixelSpacing/PatientOrientation (projection). Enhanced multi-frame
+    images and many real radiographs lack them at the root; for those the
+    entry keeps only the generic descriptors (modality code from the SOP class,
+    rows, columns) instead of inventing values.
+    """
+    modality = ds.get("Modality")
+    needs: tuple[str, ...] = ()
+    if modality in _CROSS_SECTIONAL:
+        needs = ("PixelSpacing", "ImageOrientationPatient", "ImagePositionPatient")
+    elif modality in _PROJECTION:
+        needs = ("ImagerPixelSpacing", "PatientOrientation")
+    if all(ds.get(k) not in (None, "") for k in needs):
+        return ds
+    view = Dataset(ds)
+    # a new element, not `view.Modality = ...`, which would edit the shared one
+    view["Modality"] = DataElement(0x00080060, "CS", "OT")
+    return view
 
 
 def pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
@@ -284,7 +312,7 @@ def build_sr(job: SrJob) -> tuple[hd.sr.ComprehensiveSR, SrStats]:
         observation_context=hd.sr.ObservationContext(observer_person_context=observer),
         procedure_reported=PROCEDURE,
         imaging_measurements=groups,
-        referenced_images=list(referenced.values()) or None,
+        referenced_images=[library_view(d) for d in referenced.values()] or None,
     )
     ev_list = list(evidence.values())
     first = ev_list[0]
@@ -309,12 +337,7 @@ def build_sr(job: SrJob) -> tuple[hd.sr.ComprehensiveSR, SrStats]:
         manufacturer_model_name="mdai-fastexport",
         software_versions=__version__,
     )
-    if date is not None:
-        sr.InstanceCreationDate = date
-        sr.SeriesDate = date
-    if time is not None:
-        sr.InstanceCreationTime = time
-        sr.SeriesTime = time
+    stamp(sr, date, time)
     return sr, SrStats(annotations=len(b), measurement_groups=len(groups))
 
 

@@ -6,7 +6,7 @@ import datetime as _dt
 from collections.abc import Iterable
 
 from pydicom import Dataset
-from pydicom.valuerep import DA, TM
+from pydicom.valuerep import DA, DT, TM
 
 
 def parse_iso(value: str) -> _dt.datetime | None:
@@ -42,3 +42,20 @@ def dicom_date_time(times: Iterable[str | None], source: Dataset) -> tuple[DA | 
         except ValueError:
             pass
     return None, None
+
+
+def stamp(ds: Dataset, date: DA | None, time: TM | None) -> None:
+    """Replace the clock readings highdicom puts into a new instance.
+
+    Instance creation, series and contribution date/times become the content
+    date/time, so a re-run of the same export writes the same bytes.
+    """
+    if date is None or time is None:
+        return
+    ds.InstanceCreationDate = date
+    ds.InstanceCreationTime = time
+    ds.SeriesDate = date
+    ds.SeriesTime = time
+    for item in ds.get("ContributingEquipmentSequence") or []:
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = DT(f"{date}{time}")
