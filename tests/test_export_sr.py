@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
 
 from helpers import annotations, instances, labels, read
+from mdai_fastexport import export_sr
 from mdai_fastexport.sr import LABEL_CONCEPT, PARENT_CONCEPT
 from validators import dciodvfy_errors, dsrdump_errors
 
@@ -178,10 +182,6 @@ def test_sr_references_resolve(synthetic_export, sr_out):
 
 
 def test_sr_output_is_deterministic_and_independent_of_n_jobs(synthetic_export, sr_out, tmp_path):
-    import hashlib
-
-    from mdai_fastexport import export_sr
-
     out, _ = sr_out
     again = tmp_path / "again"
     export_sr(*synthetic_export, again, n_jobs=1)

@@ -33,6 +33,14 @@ fn fill<'py>(
     if vertices.shape()[1] != 2 {
         return Err(PyValueError::new_err("vertices must have shape (n, 2)"));
     }
+    // as_slice() also accepts Fortran order; the (n, 2) layout must be x, y per row
+    let owned: Vec<f64>;
+    let verts: &[f64] = if vertices.is_c_contiguous() {
+        vertices.as_slice()?
+    } else {
+        owned = vertices.as_array().iter().copied().collect();
+        &owned
+    };
     let shapes = Shapes {
         shape_frame: shape_frame.as_slice()?,
         shape_kind: shape_kind.as_slice()?,
@@ -40,7 +48,7 @@ fn fill<'py>(
         shape_ring_offsets: shape_ring_offsets.as_slice()?,
         ring_vertex_offsets: ring_vertex_offsets.as_slice()?,
         ring_is_hole: ring_is_hole.as_slice()?,
-        vertices: vertices.as_slice()?,
+        vertices: verts,
     };
     let total = n_frames
         .checked_mul(rows)
@@ -125,9 +133,10 @@ fn rasterize_packed<'py>(
 fn pack_bits<'py>(py: Python<'py>, masks: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let packed = if let Ok(a) = masks.cast::<PyArrayDyn<u8>>() {
         let ro = a.readonly();
+        // as_slice() also accepts Fortran order; DICOM needs the logical (C) order
         match ro.as_slice() {
-            Ok(s) => py.detach(|| pack(s)),
-            Err(_) => pack_bits_iter(ro.as_array().iter().copied(), ro.len()),
+            Ok(s) if ro.is_c_contiguous() => py.detach(|| pack(s)),
+            _ => pack_bits_iter(ro.as_array().iter().copied(), ro.len()),
         }
     } else if let Ok(a) = masks.cast::<PyArrayDyn<bool>>() {
         let ro = a.readonly();

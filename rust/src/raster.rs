@@ -241,10 +241,11 @@ fn fill_ring(ring: &[f64], win: Window, buf: &mut [u8], crossings: &mut Vec<Vec<
         let (ylo, yhi) = if y0 < y1 { (y0, y1) } else { (y1, y0) };
         let ra = first_centre_at_or_after(ylo, win.r1).max(win.r0);
         let rb = first_centre_at_or_after(yhi, win.r1);
-        let slope = (x1 - x0) / (y1 - y0);
         for r in ra..rb {
             let py = r as f64 + 0.5;
-            crossings[r - win.r0].push(x0 + (py - y0) * slope);
+            // the textbook crossing-number expression, operation for operation, so a centre
+            // lying exactly on an edge is decided the same way as by reference implementations
+            crossings[r - win.r0].push(x0 + (py - y0) * (x1 - x0) / (y1 - y0));
         }
     }
     let w = win.width();
