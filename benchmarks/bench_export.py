@@ -74,7 +74,7 @@ def main() -> None:
         size_mb = (ann.stat().st_size + meta.stat().st_size) / 1e6
         print(
             f"export: {args.ct_series} CT series x {args.ct_slices} slices of {args.size}^2, "
-            f"{args.annotations_per_slice} annotations/slice, + radiograph + multi-frame MR; "
+            f"{args.annotations_per_slice} annotations/slice, + radiograph + multi-frame Enhanced CT; "
             f"{size_mb:.1f} MB JSON (generated in {t_gen:.1f} s); {os.cpu_count()} cores"
         )
 

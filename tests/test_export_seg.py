@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 import highdicom as hd
@@ -12,6 +13,7 @@ import pytest
 
 from helpers import (
     expected_seg_keys,
+    instances,
     labels,
     local_annotations_by_frame,
     read,
@@ -20,7 +22,13 @@ from helpers import (
 from mdai_fastexport import export_seg
 from mdai_fastexport.index import Geometry, RasterOptions, parse_geometry
 from mdai_fastexport.raster import rasterize
+from mdai_fastexport.synthetic import make_exports
 from validators import dciodvfy_errors
+
+
+def fg(ds, item, keyword: str):
+    """A functional group of a frame: per-frame when there, else shared."""
+    return (item if keyword in item else ds.SharedFunctionalGroupsSequence[0])[keyword][0]
 
 
 def _seg_files(out: Path) -> list[Path]:
@@ -77,6 +85,7 @@ def test_split_label_groups_writes_one_seg_per_group(synthetic_export, seg_split
 def test_segments_frames_and_pixels_match_annotations(synthetic_export, seg_out):
     out, report = seg_out
     labs = labels(read(synthetic_export[0]))
+    insts = instances(read(synthetic_export[1]))
     by_frame = local_annotations_by_frame(*synthetic_export)
     checked_frames = 0
     for f in report.files:
@@ -89,13 +98,14 @@ def test_segments_frames_and_pixels_match_annotations(synthetic_export, seg_out)
             seg_label[int(s.SegmentNumber)] = lab_id
         frames = unpack_frames(ds)
         seen = set()
-        last_segment = 0
+        last = (0, 0, 0)
         for i, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
-            seg_no = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
-            assert seg_no >= last_segment, "frames must be grouped by segment"
-            last_segment = seg_no
-            src = item.DerivationImageSequence[0].SourceImageSequence[0]
+            seg_no = int(fg(ds, item, "SegmentIdentificationSequence").ReferencedSegmentNumber)
+            src = fg(ds, item, "DerivationImageSequence").SourceImageSequence[0]
             frame0 = int(src.get("ReferencedFrameNumber", 1)) - 1
+            inst_no = int(insts[src.ReferencedSOPInstanceUID]["dicomTags"]["InstanceNumber"])
+            assert (seg_no, inst_no, frame0) > last, "grouped by segment, then source order"
+            last = (seg_no, inst_no, frame0)
             key = (f.annotator_id, seg_label[seg_no], src.ReferencedSOPInstanceUID, frame0)
             anns = by_frame[key]
             assert anns, f"frame {i} of {f.path} has no annotation behind it"
@@ -178,3 +188,43 @@ def test_output_is_deterministic_and_independent_of_n_jobs(synthetic_export, seg
     assert (again / "report.json").read_bytes().replace(str(again.resolve()).encode(), b"OUT") == (
         out / "report.json"
     ).read_bytes().replace(str(out.resolve()).encode(), b"OUT")
+
+
+def test_frames_follow_instance_order_when_it_runs_against_the_slice_normal(tmp_path):
+    ann, meta = make_exports(
+        seed=5, ct_series=1, ct_slices=6, with_radiograph=False, with_multiframe=False
+    )
+    entries = meta["datasets"][0]["dicomMetadata"]
+    # instance 1 at the bottom: highdicom's spatial order is now the reverse of instance order
+    for e in entries:
+        ipp = e["dicomTags"]["ImagePositionPatient"]
+        e["dicomTags"]["ImagePositionPatient"] = [ipp[0], ipp[1], -ipp[2]]
+    report = export_seg(ann, meta, tmp_path, n_jobs=1)
+    number = {e["SOPInstanceUID"]: e["dicomTags"]["InstanceNumber"] for e in entries}
+    reordered = 0
+    for f in report.files:
+        ds = pydicom.dcmread(tmp_path / f.path)
+        keys = [
+            (
+                int(p.SegmentIdentificationSequence[0].ReferencedSegmentNumber),
+                number[
+                    p.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+                ],
+                p.FrameContentSequence[0].DimensionIndexValues[1],
+            )
+            for p in ds.PerFrameFunctionalGroupsSequence
+        ]
+        assert keys == sorted(keys, key=lambda k: k[:2])
+        reordered += any(a[0] == b[0] and a[2] > b[2] for a, b in itertools.pairwise(keys))
+        # the pixels moved with their functional groups
+        seg = hd.seg.segread(tmp_path / f.path)
+        for item, frame in zip(ds.PerFrameFunctionalGroupsSequence, unpack_frames(ds), strict=True):
+            uid = (
+                fg(ds, item, "DerivationImageSequence")
+                .SourceImageSequence[0]
+                .ReferencedSOPInstanceUID
+            )
+            k = int(fg(ds, item, "SegmentIdentificationSequence").ReferencedSegmentNumber)
+            got = seg.get_pixels_by_source_instance([uid], segment_numbers=[k])[0, :, :, 0]
+            np.testing.assert_array_equal(got, frame)
+    assert reordered, "the test must exercise a reordering"

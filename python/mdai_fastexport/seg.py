@@ -27,7 +27,7 @@ from .errors import ExportError
 from .headers import tags_to_dataset
 from .index import Label
 from .plan import SegJob
-from .raster import rasterize
+from .raster import pack_bits, rasterize
 from .timestamps import dicom_date_time, stamp
 
 MANUFACTURER = "MD.ai"
@@ -187,6 +187,7 @@ def build_seg(job: SegJob) -> tuple[hd.seg.Segmentation, SegStats]:
     )
     _make_deterministic(seg, job, date, time)
     _fix_general_image(seg, sources[0])
+    _order_frames_by_source(seg, masks, n_seg, plane_of, multiframe)
     return seg, SegStats(segments=n_seg, frames=int(seg.NumberOfFrames), annotations=len(b))
 
 
@@ -205,6 +206,43 @@ def _make_deterministic(seg: Dataset, job: SegJob, date: DA | None, time: TM | N
     for item in seg.get("DimensionIndexSequence") or []:
         item.DimensionOrganizationUID = dim_uid
     stamp(seg, date, time)
+
+
+def _order_frames_by_source(
+    seg: Dataset, masks: np.ndarray, n_seg: int, plane_of: Mapping[str, int], multiframe: bool
+) -> None:
+    """Within each segment, put frames in source order (instance number, then frame number).
+
+    highdicom orders them along the slice normal, which is the reverse of the
+    instance order in many CT series. Frames are moved together with their
+    per-frame functional groups (dimension index values stay as they are: they
+    describe position, not storage order) and the pixel data is re-packed from
+    the masks the frames came from.
+    """
+    items = list(seg.PerFrameFunctionalGroupsSequence)
+    shared = seg.SharedFunctionalGroupsSequence[0]
+
+    def group(item: Dataset, keyword: str) -> Dataset:
+        # a functional group common to all frames sits in the shared item instead
+        return (item if keyword in item else shared)[keyword][0]
+
+    keys = []
+    for item in items:
+        k = int(group(item, "SegmentIdentificationSequence").ReferencedSegmentNumber) - 1
+        src = group(item, "DerivationImageSequence").SourceImageSequence[0]
+        plane = (
+            int(src.ReferencedFrameNumber) - 1
+            if multiframe
+            else plane_of[src.ReferencedSOPInstanceUID]
+        )
+        keys.append((k, plane))
+    order = sorted(range(len(items)), key=keys.__getitem__)
+    if order == list(range(len(items))):
+        return
+    seg.PerFrameFunctionalGroupsSequence = [items[i] for i in order]
+    mask_index = [keys[i][1] * n_seg + keys[i][0] for i in order]
+    data = pack_bits(masks[mask_index])
+    seg.PixelData = data + b"\x00" if len(data) % 2 else data
 
 
 def _fix_general_image(seg: Dataset, src: Dataset) -> None:
