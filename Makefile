@@ -24,8 +24,8 @@ test-python: install validators
 	$(PYTHON) -m pytest -q
 
 lint:
-	$(PYTHON) -m ruff check python tests benchmarks
-	$(PYTHON) -m ruff format --check python tests benchmarks
+	$(PYTHON) -m ruff check --no-cache python tests benchmarks
+	$(PYTHON) -m ruff format --no-cache --check python tests benchmarks
 	cargo fmt --check
 	cargo clippy --quiet --all-targets -- -D warnings
 	cargo clippy --quiet --all-targets --features python -- -D warnings

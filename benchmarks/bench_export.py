@@ -22,10 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mdai_fastexport.synthetic import write_exports
-
 from baseline import export_seg_baseline
 from mdai_fastexport import export_seg, export_sr
+from mdai_fastexport.synthetic import write_exports
 
 
 def _timed(fn, *args, **kwargs):
@@ -74,7 +73,7 @@ def main() -> None:
         size_mb = (ann.stat().st_size + meta.stat().st_size) / 1e6
         print(
             f"export: {args.ct_series} CT series x {args.ct_slices} slices of {args.size}^2, "
-            f"{args.annotations_per_slice} annotations/slice, + radiograph + multi-frame Enhanced CT; "
+            f"{args.annotations_per_slice} annotations/slice, + radiograph + 2-frame Enhanced CT; "
             f"{size_mb:.1f} MB JSON (generated in {t_gen:.1f} s); {os.cpu_count()} cores"
         )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mdai_fastexport.synthetic import write_exports
 
 from mdai_fastexport import export_seg, export_sr
+from mdai_fastexport.synthetic import write_exports
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

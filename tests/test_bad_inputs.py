@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from mdai_fastexport.synthetic import make_exports
 
 from mdai_fastexport import (
     InputFormatError,
@@ -16,6 +15,7 @@ from mdai_fastexport import (
     export_seg,
     export_sr,
 )
+from mdai_fastexport.synthetic import make_exports
 
 
 @pytest.fixture(scope="module")

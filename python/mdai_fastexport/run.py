@@ -27,7 +27,23 @@ OutputFormat = Literal["SEG", "SR"]
 REPORT_NAME = "report.json"
 
 
-def _fail(job: SegJob | SrJob, reason: str, detail: str) -> Skip:
+def _build_and_write(build: Any, job: SegJob | SrJob, out_dir: str) -> Any:
+    """``build(job)`` then write the dataset; returns the build's stats or a :class:`Skip`.
+
+    Every failure becomes a skip naming the file and the cause, never a raise:
+    one bad work item must not stop a run over thousands.
+    """
+    try:
+        ds, stats = build(job)
+        write_dataset(ds, Path(out_dir), job.filename)
+    except GeometryError as exc:
+        reason, detail = "invalid_geometry", str(exc)
+    except ExportError as exc:
+        reason, detail = "build_failed", str(exc)
+    except Exception as exc:  # highdicom/pydicom refusing the input: report, don't crash
+        reason, detail = "build_failed", f"{type(exc).__name__}: {exc}"
+    else:
+        return stats
     series = job.series_uid if isinstance(job, SegJob) else None
     return Skip(reason, f"{job.filename} not written: {detail}", None, job.study_uid, series)
 
@@ -36,15 +52,9 @@ def run_seg_job(job: SegJob, out_dir: str) -> WrittenFile | Skip:
     """Build and write one SEG; a failure becomes a :class:`Skip`, never a raise."""
     from .seg import build_seg
 
-    try:
-        ds, stats = build_seg(job)
-        write_dataset(ds, Path(out_dir), job.filename)
-    except GeometryError as exc:
-        return _fail(job, "invalid_geometry", str(exc))
-    except ExportError as exc:
-        return _fail(job, "build_failed", str(exc))
-    except Exception as exc:  # highdicom/pydicom refusing the input: report, don't crash
-        return _fail(job, "build_failed", f"{type(exc).__name__}: {exc}")
+    stats = _build_and_write(build_seg, job, out_dir)
+    if isinstance(stats, Skip):
+        return stats
     return WrittenFile(
         path=job.filename,
         kind="SEG",
@@ -65,13 +75,9 @@ def run_sr_job(job: SrJob, out_dir: str) -> WrittenFile | Skip:
     """Build and write one SR; a failure becomes a :class:`Skip`, never a raise."""
     from .sr import build_sr
 
-    try:
-        ds, stats = build_sr(job)
-        write_dataset(ds, Path(out_dir), job.filename)
-    except ExportError as exc:
-        return _fail(job, "build_failed", str(exc))
-    except Exception as exc:  # highdicom/pydicom refusing the input: report, don't crash
-        return _fail(job, "build_failed", f"{type(exc).__name__}: {exc}")
+    stats = _build_and_write(build_sr, job, out_dir)
+    if isinstance(stats, Skip):
+        return stats
     return WrittenFile(
         path=job.filename,
         kind="SR",
@@ -90,10 +96,12 @@ def run_sr_job(job: SrJob, out_dir: str) -> WrittenFile | Skip:
 def _results(
     fn: Any, jobs: list[Any], out_dir: str, n_jobs: int, backend: str | None, progress: bool
 ) -> Iterator[WrittenFile | Skip]:
-    if n_jobs == 1 and backend is None:
+    workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
+    if workers <= 1 and backend is None:
+        # starting worker processes costs more than one job: stay in-process
         it: Any = (fn(j, out_dir) for j in jobs)
     else:
-        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+        parallel = joblib.Parallel(n_jobs=workers, backend=backend, return_as="generator")
         it = parallel(joblib.delayed(fn)(j, out_dir) for j in jobs)
     if progress:
         from tqdm import tqdm

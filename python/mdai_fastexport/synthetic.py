@@ -307,6 +307,29 @@ def make_exports(
         annotations.append(a)
         return a
 
+    def instance(st: str, se: str, sop: str, tags: dict[str, Any]) -> None:
+        uids = {"StudyInstanceUID": st, "SeriesInstanceUID": se, "SOPInstanceUID": sop}
+        tags.update(uids)
+        meta_entries.append({**uids, "dicomTags": tags})
+
+    serial = 0
+
+    def local(
+        label: dict[str, Any],
+        st: str,
+        se: str,
+        sop: str,
+        user: dict[str, str],
+        rows: int,
+        cols: int,
+        frame: int | None = None,
+        note: str | None = None,
+    ) -> None:
+        nonlocal serial
+        data = geo.data(label["annotationMode"], rows, cols, serial)
+        add(label, st, se, sop, user, data, rows, cols, frame=frame, note=note)
+        serial += 1
+
     def patient(k: int) -> dict[str, Any]:
         return {
             "PatientName": ["Doe^Jane", "Roe^Richard", "Smith^Ann"][k % 3],
@@ -376,7 +399,6 @@ def make_exports(
     origin = [float(v) for v in ct.ImagePositionPatient]
     ct_series_uids: list[str] = []
     ct_sops: list[str] = []
-    serial = 0
     for s in range(ct_series):
         se = ids.uid("series", "ct", s)
         ct_series_uids.append(se)
@@ -389,9 +411,6 @@ def make_exports(
             tags.update(patient(0))
             tags.update(
                 {
-                    "StudyInstanceUID": st,
-                    "SeriesInstanceUID": se,
-                    "SOPInstanceUID": sop,
                     "FrameOfReferenceUID": for_uid,
                     "SeriesNumber": s + 1,
                     "SeriesDescription": f"Axial {['soft tissue', 'lung', 'bone'][s % 3]}",
@@ -407,29 +426,20 @@ def make_exports(
             for drop in ("ImageType",):
                 tags.pop(drop, None)
             tags["ImageType"] = ["ORIGINAL", "PRIMARY", "AXIAL"]
-            meta_entries.append(
-                {
-                    "StudyInstanceUID": st,
-                    "SeriesInstanceUID": se,
-                    "SOPInstanceUID": sop,
-                    "dicomTags": tags,
-                }
-            )
+            instance(st, se, sop, tags)
             for _ in range(annotations_per_slice):
                 label = local_cycle[serial % len(local_cycle)]
                 user = users[serial % len(users)]
-                add(
+                local(
                     label,
                     st,
                     se,
                     sop,
                     user,
-                    geo.data(label["annotationMode"], rows, cols, serial),
                     rows,
                     cols,
                     note="check size" if serial % 11 == 5 else None,
                 )
-                serial += 1
         ct_sops.extend(sops)
         # a parent/child pair (child label's annotation + its parent label's) per annotator
         for u_k, user in enumerate(users):
@@ -460,37 +470,16 @@ def make_exports(
         tags.update(patient(1))
         tags.update(
             {
-                "StudyInstanceUID": st,
-                "SeriesInstanceUID": se,
-                "SOPInstanceUID": sop,
                 "Rows": rows,
                 "Columns": cols,
                 "SeriesNumber": 1,
                 "InstanceNumber": 1,
             }
         )
-        meta_entries.append(
-            {
-                "StudyInstanceUID": st,
-                "SeriesInstanceUID": se,
-                "SOPInstanceUID": sop,
-                "dicomTags": tags,
-            }
-        )
+        instance(st, se, sop, tags)
         for u_k, user in enumerate(users):
             for name in ("Organ mask", "Nodule", "Area", "Fracture line")[: 2 + u_k % 3]:
-                lab = by_name[name]
-                add(
-                    lab,
-                    st,
-                    se,
-                    sop,
-                    user,
-                    geo.data(lab["annotationMode"], rows, cols, serial),
-                    rows,
-                    cols,
-                )
-                serial += 1
+                local(by_name[name], st, se, sop, user, rows, cols)
         globals_for(st, [se], [sop], rows, cols)
 
     # --- Enhanced CT multi-frame study ---------------------------------------------------
@@ -504,38 +493,16 @@ def make_exports(
         tags.update(patient(2))
         tags.update(
             {
-                "StudyInstanceUID": st,
-                "SeriesInstanceUID": se,
-                "SOPInstanceUID": sop,
                 "FrameOfReferenceUID": ids.uid("for", "mr"),
                 "InstanceNumber": 1,
             }
         )
         tags.pop("ReferencedPerformedProcedureStepSequence", None)
-        meta_entries.append(
-            {
-                "StudyInstanceUID": st,
-                "SeriesInstanceUID": se,
-                "SOPInstanceUID": sop,
-                "dicomTags": tags,
-            }
-        )
+        instance(st, se, sop, tags)
         for u_k, user in enumerate(users):
             for f in range(u_k % n_frames, n_frames):
                 for name in ("Cyst", "Lesion", "Trace"):
-                    lab = by_name[name]
-                    add(
-                        lab,
-                        st,
-                        se,
-                        sop,
-                        user,
-                        geo.data(lab["annotationMode"], rows, cols, serial),
-                        rows,
-                        cols,
-                        frame=f,
-                    )
-                    serial += 1
+                    local(by_name[name], st, se, sop, user, rows, cols, frame=f)
         globals_for(st, [se], [sop], rows, cols)
 
     project = f"Synthetic project {seed}"
