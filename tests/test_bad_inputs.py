@@ -6,6 +6,7 @@ import copy
 import json
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from mdai_fastexport import (
@@ -172,3 +173,40 @@ def test_failed_write_leaves_no_partial_file(pair, tmp_path, monkeypatch):
     assert {s.reason for s in report.skips} == {"build_failed"}
     assert all("disk full" in s.detail for s in report.skips)
     assert [p.name for p in out.iterdir()] == ["report.json"]
+
+
+def test_pixel_measures_only_per_frame_are_moved_to_shared(tmp_path):
+    """Vendor Enhanced images keep PixelMeasures per frame; highdicom needs them shared."""
+    ann, meta = make_exports(seed=4, ct_series=1, ct_slices=2, with_radiograph=False)
+    mf = next(
+        e["dicomTags"]
+        for e in meta["datasets"][0]["dicomMetadata"]
+        if "PerFrameFunctionalGroupsSequence" in e["dicomTags"]
+    )
+    measures = mf["SharedFunctionalGroupsSequence"][0].pop("PixelMeasuresSequence")
+    for item in mf["PerFrameFunctionalGroupsSequence"]:
+        item["PixelMeasuresSequence"] = copy.deepcopy(measures)
+    report = export_seg(ann, meta, tmp_path, n_jobs=1)
+    assert report.ok
+    multiframe = [f for f in report.files if f.series_uid == mf["SeriesInstanceUID"]]
+    assert multiframe
+    for f in multiframe:
+        ds = pydicom.dcmread(tmp_path / f.path)
+        spacing = ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing
+        assert [float(v) for v in spacing] == measures[0]["PixelSpacing"]
+
+
+def test_backends_write_the_same_bytes(pair, tmp_path):
+    import hashlib
+
+    ann, meta = pair
+    digests = []
+    for name, kwargs in (
+        ("serial", {"n_jobs": 1}),
+        ("threads", {"n_jobs": 2, "backend": "threading"}),
+    ):
+        export_sr(ann, meta, tmp_path / name, **kwargs)
+        digests.append(
+            {p.name: hashlib.sha256(p.read_bytes()).digest() for p in _dcm(tmp_path / name)}
+        )
+    assert digests[0] == digests[1] != {}
