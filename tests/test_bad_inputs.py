@@ -17,6 +17,7 @@ from mdai_fastexport import (
     export_sr,
 )
 from mdai_fastexport.synthetic import make_exports
+from validators import dciodvfy_errors
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +125,21 @@ def test_hostile_label_group_name_cannot_escape_the_output_folder(pair, tmp_path
     ann["labelGroups"][0]["name"] = "../../x"
     ann["labelGroups"][-1]["name"] = "/etc/passwd\x00..\\evil"
     ann["datasets"][0]["id"] = "../../../tmp/d"
+    ann["users"][0]["name"] = "Robert'); DROP TABLE\\=^x"
+    for g in ann["labelGroups"]:
+        for lab in g["labels"]:
+            lab["name"] = f"{lab['name']} \\ back\x07slash " + "long " * 20
     out = tmp_path / "deep" / "out"
     report = export_seg(ann, meta, out, combine_label_groups=False, n_jobs=1)
-    assert report.files
-    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
-    assert all(p.parent == out for p in written), written
+    sr = export_sr(ann, meta, tmp_path / "deep" / "sr", n_jobs=1)
+    assert report.ok and report.files and sr.ok and sr.files
+    written = sorted(p for p in (tmp_path / "deep").rglob("*") if p.is_file())
+    assert all(p.parent in (out, tmp_path / "deep" / "sr") for p in written), written
+    assert not [p for p in tmp_path.iterdir() if p.name != "deep"]
     assert all(".." not in p.name and "/" not in p.name for p in written)
     assert len(_dcm(out)) == len(report.files)
+    for path in [*_dcm(out)[:2], *_dcm(tmp_path / "deep" / "sr")[:1]]:
+        assert dciodvfy_errors(path) == [], path.name
 
 
 def test_empty_export_writes_an_empty_report(pair, tmp_path):

@@ -52,7 +52,8 @@ def code_value(kind: str, key: str) -> str:
 
 
 def meaning(text: str) -> str:
-    """A Code Meaning (LO: <= 64 characters, no backslash or control chars)."""
+    """A single LO value (e.g. a Code Meaning): <= 64 characters, no backslash (the value
+    delimiter) and no control characters."""
     cleaned = "".join(ch if ch.isprintable() and ch != "\\" else " " for ch in text).strip()
     return (cleaned or "(unnamed)")[:64]
 
@@ -78,7 +79,8 @@ def safe_name(text: str, max_len: int = 40) -> str:
     When the text had to be changed or cut, a short digest of the original is
     appended so distinct inputs stay distinct.
     """
-    cleaned = _UNSAFE_NAME_CHARS.sub("_", text).strip("._-") or "x"
+    cleaned = _UNSAFE_NAME_CHARS.sub("_", text)
+    cleaned = re.sub(r"\.{2,}", "_", cleaned).strip("._-") or "x"  # no "..", even as a part
     if cleaned == text and len(text) <= max_len:
         return text
     tag = _digest("name", text).hex()[:8]

@@ -21,7 +21,15 @@ from pydicom.sequence import Sequence as PydicomSequence
 from pydicom.valuerep import DA, TM
 
 from . import __version__
-from .codes import RADLEX, coding_schemes, label_code, person_name, private_code, uid_from
+from .codes import (
+    RADLEX,
+    coding_schemes,
+    label_code,
+    meaning,
+    person_name,
+    private_code,
+    uid_from,
+)
 from .colors import hex_to_cielab
 from .errors import ExportError
 from .headers import tags_to_dataset
@@ -98,12 +106,12 @@ def segment_description(
     )
     desc = hd.seg.SegmentDescription(
         segment_number=number,
-        segment_label=label.name[:64],
+        segment_label=meaning(label.name),
         segmented_property_category=category,
         segmented_property_type=label_code(label.id, label.name, label.radlex_ids),
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
         tracking_uid=uid_from("label", label.id),
-        tracking_id=label.name[:64],
+        tracking_id=meaning(label.name),
         display_color=hex_to_cielab(label.color),
     )
     # LO holds 64 characters: the id first (it identifies the label), then parent and group
@@ -111,7 +119,7 @@ def segment_description(
     if parent is not None:
         parts.append(f"parent: {parent.name}")
     parts.append(f"group: {label.group_name}")
-    desc.SegmentDescription = "; ".join(parts)[:64]
+    desc.SegmentDescription = meaning("; ".join(parts))
     return desc
 
 
@@ -175,10 +183,10 @@ def build_seg(job: SegJob) -> tuple[hd.seg.Segmentation, SegStats]:
         manufacturer_model_name=MODEL_NAME,
         software_versions=__version__,
         device_serial_number="0",
-        content_description=f"MD.ai annotations: {', '.join(job.label_groups)}"[:64],
+        content_description=meaning(f"MD.ai annotations: {', '.join(job.label_groups)}"),
         content_creator_name=person_name(creator),
         content_label="MDAI_SEG",
-        series_description=f"MD.ai SEG {job.annotator.get('name') or job.annotator_id}"[:64],
+        series_description=meaning(f"MD.ai SEG {job.annotator.get('name') or job.annotator_id}"),
         content_date=date,
         content_time=time,
         omit_empty_frames=True,

@@ -32,7 +32,16 @@ from pydicom import DataElement, Dataset
 from pydicom.sr.codedict import codes
 
 from . import __version__
-from .codes import RADLEX, SCHEME, coding_schemes, label_code, person_name, private_code, uid_from
+from .codes import (
+    RADLEX,
+    SCHEME,
+    coding_schemes,
+    label_code,
+    meaning,
+    person_name,
+    private_code,
+    uid_from,
+)
 from .errors import ExportError
 from .headers import tags_to_dataset
 from .index import KIND_DISC, KIND_ELLIPSE, KIND_POLYGON, KIND_STROKE, Label
@@ -329,7 +338,7 @@ def build_sr(job: SrJob) -> tuple[hd.sr.ComprehensiveSR, SrStats]:
         instance_number=1,
         manufacturer=MANUFACTURER,
         is_complete=True,
-        series_description=f"MD.ai SR {name}"[:64],
+        series_description=meaning(f"MD.ai SR {name}"),
         content_date=date,
         content_time=time,
         coding_schemes=coding_schemes(uses_radlex),
@@ -356,5 +365,5 @@ def _uses_scheme(report: Any, scheme: str) -> bool:
 def _tracking(annotation_id: str, part: int | None = None) -> hd.sr.TrackingIdentifier:
     ident = f"MD.ai annotation {annotation_id}" + (f" part {part + 1}" if part is not None else "")
     return hd.sr.TrackingIdentifier(
-        uid=uid_from("tracking", annotation_id, str(part)), identifier=ident[:64]
+        uid=uid_from("tracking", annotation_id, str(part)), identifier=meaning(ident)
     )
