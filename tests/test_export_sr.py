@@ -13,7 +13,7 @@ import pytest
 from helpers import annotations, instances, labels, read
 from mdai_fastexport import export_sr
 from mdai_fastexport.sr import LABEL_CONCEPT, PARENT_CONCEPT
-from validators import dciodvfy_errors, dsrdump_errors
+from validators import dcentvfy_errors, dciodvfy_errors, dsrdump_errors
 
 
 def _walk(items):
@@ -190,3 +190,10 @@ def test_sr_output_is_deterministic_and_independent_of_n_jobs(synthetic_export, 
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.glob("*.dcm")}
 
     assert digests(again) == digests(out) != {}
+
+
+@pytest.mark.validators
+def test_patient_and_study_entities_agree_across_seg_and_sr(seg_out, sr_out):
+    files = sorted(seg_out[0].glob("*.dcm")) + sorted(sr_out[0].glob("*.dcm"))
+    assert len(files) > 10
+    assert dcentvfy_errors(files) == []
