@@ -219,3 +219,18 @@ def test_backends_write_the_same_bytes(pair, tmp_path):
             {p.name: hashlib.sha256(p.read_bytes()).digest() for p in _dcm(tmp_path / name)}
         )
     assert digests[0] == digests[1] != {}
+
+
+def test_frame_numbers_are_checked_on_multi_frame_instances(tmp_path):
+    ann, meta = make_exports(seed=6, ct_series=1, ct_slices=2, with_radiograph=False)
+    multi = [a for a in ann["datasets"][0]["annotations"] if a.get("frameNumber") is not None]
+    multi[0]["frameNumber"] = None
+    multi[1]["frameNumber"] = 99
+    multi[2]["SeriesInstanceUID"] = None  # filled from the instance's metadata
+    report = export_seg(ann, meta, tmp_path, n_jobs=1)
+    reasons = {s.annotation_id: s.reason for s in report.skips}
+    assert reasons == {
+        multi[0]["id"]: "missing_frame_number",
+        multi[1]["id"]: "frame_out_of_range",
+    }
+    assert report.files

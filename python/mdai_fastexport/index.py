@@ -435,6 +435,9 @@ def build_index(
                 skip("missing_study", f"study {st} is not in the metadata export")
                 continue
             found_studies.add(st)
+            if lab.scope == "INSTANCE" and sop in instances:
+                # the instance's own series is authoritative (and fills a missing one)
+                se = instances[sop].series_uid
             if lab.scope in ("SERIES", "INSTANCE") and not se:
                 skip(
                     "missing_uid", f"{lab.scope}-scope label {lab.name!r} without SeriesInstanceUID"
@@ -454,6 +457,13 @@ def build_index(
                     continue
             frame = a.get("frameNumber")
             frame_idx: int | None = None
+            if lab.is_local and frame is None and sop and instances[sop].number_of_frames > 1:
+                skip(
+                    "missing_frame_number",
+                    f"instance {sop} has {instances[sop].number_of_frames} frames but the "
+                    "annotation has no frameNumber",
+                )
+                continue
             if lab.scope == "INSTANCE" and frame is not None and sop:
                 try:
                     frame_idx = int(frame)
