@@ -152,8 +152,7 @@ def build_seg(job: SegJob) -> tuple[hd.seg.Segmentation, SegStats]:
     masks = rasterize(b.geometry, shape_frame, n_planes * n_seg, rows, cols, b.ids)
     # (plane, segment, row, col) -> highdicom's stacked-segments layout (plane, row, col, segment)
     pixel_array = masks.reshape(n_planes, n_seg, rows, cols).transpose(0, 2, 3, 1)
-    nonempty = int(np.count_nonzero(masks.reshape(n_planes * n_seg, -1).any(axis=1)))
-    if nonempty == 0:
+    if not masks.any():
         raise ExportError(
             f"series {job.series_uid}, annotator {job.annotator_id}: every annotation "
             "rasterises to an empty mask (shapes outside the image or degenerate)"
@@ -186,7 +185,7 @@ def build_seg(job: SegJob) -> tuple[hd.seg.Segmentation, SegStats]:
         content_description=meaning(f"MD.ai annotations: {', '.join(job.label_groups)}"),
         content_creator_name=person_name(creator),
         content_label="MDAI_SEG",
-        series_description=meaning(f"MD.ai SEG {job.annotator.get('name') or job.annotator_id}"),
+        series_description=meaning(f"MD.ai SEG {creator}"),
         content_date=date,
         content_time=time,
         omit_empty_frames=True,

@@ -236,45 +236,33 @@ def build_sr(job: SrJob) -> tuple[hd.sr.ComprehensiveSR, SrStats]:
         aid = b.ids[i]
         sop, frame = b.sop_uids[i], b.frames[i]
         frames = [frame + 1] if frame is not None else None
-        qual_global = _qualitative(label, job.labels, global_label=True)
-        if label.scope == "EXAM" or (label.scope == "SERIES" and b.series_uids[i] is None):
-            g = hd.sr.MeasurementsAndQualitativeEvaluations(
-                tracking_identifier=_tracking(aid),
-                qualitative_evaluations=qual_global,
-            )
-            _add_note(g, b.notes[i])
-            groups.append(g)
-            continue
-        if label.scope == "SERIES":
-            series_sops = job.series_instances.get(b.series_uids[i] or "", [])
-            g = hd.sr.MeasurementsAndQualitativeEvaluations(
-                tracking_identifier=_tracking(aid),
-                qualitative_evaluations=qual_global,
-                source_images=[
+        if sop is not None:
+            referenced[sop] = evidence[sop]
+        if not label.is_local:
+            # exam: no image; series: every image of the series; image: the image (and frame)
+            if label.scope == "EXAM" or b.series_uids[i] is None:
+                sources = None
+            elif label.scope == "SERIES":
+                sources = [
                     hd.sr.SourceImageForMeasurementGroup.from_source_image(evidence[s])
-                    for s in series_sops
+                    for s in job.series_instances.get(b.series_uids[i] or "", [])
+                ] or None
+            else:
+                sources = [
+                    hd.sr.SourceImageForMeasurementGroup.from_source_image(
+                        evidence[sop], referenced_frame_numbers=frames
+                    )
                 ]
-                or None,
+            g = hd.sr.MeasurementsAndQualitativeEvaluations(
+                tracking_identifier=_tracking(aid),
+                qualitative_evaluations=_qualitative(label, job.labels, global_label=True),
+                source_images=sources,
             )
             _add_note(g, b.notes[i])
             groups.append(g)
             continue
         assert sop is not None
         src = evidence[sop]
-        referenced[sop] = src
-        if not label.is_local:
-            g = hd.sr.MeasurementsAndQualitativeEvaluations(
-                tracking_identifier=_tracking(aid),
-                qualitative_evaluations=qual_global,
-                source_images=[
-                    hd.sr.SourceImageForMeasurementGroup.from_source_image(
-                        src, referenced_frame_numbers=frames
-                    )
-                ],
-            )
-            _add_note(g, b.notes[i])
-            groups.append(g)
-            continue
         kind = int(b.geometry.kind[i])
         rings = b.geometry.rings(i)
         regions = _regions(kind, rings)
