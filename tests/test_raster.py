@@ -244,3 +244,20 @@ def test_far_outside_vertices_are_clipped_without_blowing_up():
     ring = np.array([[-1e12, -1e12], [1e12, -1e12], [1e12, 1e12], [-1e12, 1e12]])
     assert rust(5, 7, [(0, 0, 0.0, [(ring, False)])]).all()
     assert rust(0, 7, [(0, 0, 0.0, [(ring, False)])]).shape == (1, 0, 7)
+
+
+def test_python_face_names_the_annotation():
+    from mdai_fastexport.errors import GeometryError
+    from mdai_fastexport.index import Geometry
+    from mdai_fastexport.raster import rasterize
+
+    g = Geometry(
+        kind=np.zeros(2, np.uint8),
+        param=np.zeros(2),
+        ann_ring_offsets=np.array([0, 1, 2], np.uint64),
+        ring_vertex_offsets=np.array([0, 3, 6], np.uint64),
+        ring_is_hole=np.zeros(2, bool),
+        vertices=np.array([[0, 0], [3, 0], [0, 3], [0, 0], [np.inf, 0], [0, 3]], float),
+    )
+    with pytest.raises(GeometryError, match=r"^annotation A_2: shape 1: non-finite vertex"):
+        rasterize(g, np.zeros(2, np.uint32), 1, 4, 4, ["A_1", "A_2"])

@@ -24,36 +24,6 @@ for _name in ("KIND_POLYGON", "KIND_STROKE", "KIND_DISC", "KIND_ELLIPSE"):
 _SHAPE_RE = re.compile(r"shape (\d+)")
 
 
-def _call(
-    fn,
-    geometry: Geometry,
-    shape_frame: np.ndarray,
-    n_frames: int,
-    rows: int,
-    cols: int,
-    annotation_ids: Sequence[str] | None,
-):
-    try:
-        return fn(
-            int(rows),
-            int(cols),
-            int(n_frames),
-            np.ascontiguousarray(shape_frame, dtype=np.uint32),
-            np.ascontiguousarray(geometry.kind, dtype=np.uint8),
-            np.ascontiguousarray(geometry.param, dtype=np.float64),
-            np.ascontiguousarray(geometry.ann_ring_offsets, dtype=np.uint64),
-            np.ascontiguousarray(geometry.ring_vertex_offsets, dtype=np.uint64),
-            np.ascontiguousarray(geometry.ring_is_hole, dtype=np.bool_),
-            np.ascontiguousarray(geometry.vertices, dtype=np.float64).reshape(-1, 2),
-        )
-    except ValueError as exc:
-        msg = str(exc)
-        m = _SHAPE_RE.search(msg)
-        if m and annotation_ids is not None and int(m.group(1)) < len(annotation_ids):
-            msg = f"annotation {annotation_ids[int(m.group(1))]}: {msg}"
-        raise GeometryError(msg) from None
-
-
 def rasterize(
     geometry: Geometry,
     shape_frame: np.ndarray,
@@ -71,21 +41,25 @@ def rasterize(
         GeometryError: a shape cannot be filled (non-finite vertex, bad offsets);
             the message names the annotation id when ``annotation_ids`` is given.
     """
-    return _call(_rust.rasterize, geometry, shape_frame, n_frames, rows, cols, annotation_ids)
-
-
-def rasterize_packed(
-    geometry: Geometry,
-    shape_frame: np.ndarray,
-    n_frames: int,
-    rows: int,
-    cols: int,
-    annotation_ids: Sequence[str] | None = None,
-) -> bytes:
-    """As :func:`rasterize`, bit-packed in the DICOM BINARY SEG layout."""
-    return _call(
-        _rust.rasterize_packed, geometry, shape_frame, n_frames, rows, cols, annotation_ids
-    )
+    try:
+        return _rust.rasterize(
+            int(rows),
+            int(cols),
+            int(n_frames),
+            np.ascontiguousarray(shape_frame, dtype=np.uint32),
+            np.ascontiguousarray(geometry.kind, dtype=np.uint8),
+            np.ascontiguousarray(geometry.param, dtype=np.float64),
+            np.ascontiguousarray(geometry.ann_ring_offsets, dtype=np.uint64),
+            np.ascontiguousarray(geometry.ring_vertex_offsets, dtype=np.uint64),
+            np.ascontiguousarray(geometry.ring_is_hole, dtype=np.bool_),
+            np.ascontiguousarray(geometry.vertices, dtype=np.float64).reshape(-1, 2),
+        )
+    except ValueError as exc:
+        msg = str(exc)
+        m = _SHAPE_RE.search(msg)
+        if m and annotation_ids is not None and int(m.group(1)) < len(annotation_ids):
+            msg = f"annotation {annotation_ids[int(m.group(1))]}: {msg}"
+        raise GeometryError(msg) from None
 
 
 def pack_bits(masks: np.ndarray) -> bytes:

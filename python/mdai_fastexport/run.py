@@ -9,7 +9,6 @@ independent and deterministic, so the files written do not depend on
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -192,8 +191,3 @@ def _relevant_skips(index: ExportIndex, fmt: str) -> list[Skip]:
         ):
             out.append(s)
     return out
-
-
-def default_jobs() -> int:
-    """All cores (what ``n_jobs=-1`` means), as a number for display."""
-    return os.cpu_count() or 1
