@@ -234,3 +234,24 @@ def test_frame_numbers_are_checked_on_multi_frame_instances(tmp_path):
         multi[1]["id"]: "frame_out_of_range",
     }
     assert report.files
+
+
+def test_a_failed_worker_pool_is_reported_not_raised(pair, tmp_path, monkeypatch):
+    import mdai_fastexport.run as run
+
+    real = run._results
+
+    def dies_after_one(fn, jobs, out_dir, n_jobs, backend, progress):
+        it = real(fn, jobs, out_dir, 1, None, progress)
+        yield next(it)
+        list(it)  # the others finish and write their files...
+        raise RuntimeError("A worker process managed by the executor was unexpectedly terminated")
+
+    monkeypatch.setattr(run, "_results", dies_after_one)
+    out = tmp_path / "out"
+    report = export_seg(*pair, out, n_jobs=2)
+    assert len(report.files) == 1
+    failed = [s for s in report.skips if s.reason == "worker_failed"]
+    assert failed and all("unexpectedly terminated" in s.detail for s in failed)
+    # ...but the folder holds exactly what the report lists
+    assert sorted(p.name for p in _dcm(out)) == [report.files[0].path]

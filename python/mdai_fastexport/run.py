@@ -161,13 +161,37 @@ def run_export(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for result in _results(fn, jobs, str(out), n_jobs, backend, progress):
-        if isinstance(result, WrittenFile):
-            report.files.append(result)
-        else:
-            report.skips.append(result)
+    done = 0
+    try:
+        for result in _results(fn, jobs, str(out), n_jobs, backend, progress):
+            done += 1
+            if isinstance(result, WrittenFile):
+                report.files.append(result)
+            else:
+                report.skips.append(result)
+    except Exception as exc:  # the pool itself failed (a worker killed, e.g. out of memory)
+        _record_unfinished(report, jobs[done:], out, f"{type(exc).__name__}: {exc}")
     write_bytes(report.to_json(), out, REPORT_NAME)
     return report
+
+
+def _record_unfinished(report: RunReport, jobs: list[Any], out: Path, cause: str) -> None:
+    """Jobs whose results never came back become skips; files some of them may already
+    have written are removed so the folder holds exactly what the report lists (a re-run
+    writes them again, byte for byte)."""
+    report.warnings.append(f"the worker pool failed after {len(report.files)} file(s): {cause}")
+    for job in jobs:
+        (out / job.filename).unlink(missing_ok=True)
+        series = job.series_uid if isinstance(job, SegJob) else None
+        report.skips.append(
+            Skip(
+                "worker_failed",
+                f"{job.filename} not written: the worker pool failed ({cause})",
+                None,
+                job.study_uid,
+                series,
+            )
+        )
 
 
 def _relevant_skips(index: ExportIndex, fmt: str) -> list[Skip]:
