@@ -42,12 +42,12 @@ def test_unusable_values_are_dropped_not_fatal():
             "NotAKeyword": 1,
             "PixelData": "b'\\x00\\x01'",
             "IconImageSequence": [{"Rows": 8}],
-            "OverlayData": "b'\\x00'",
+            "RedPaletteColorLookupTableData": "b'\\x00\\x01'",
             "Columns": 4,
         }
     )
     assert "Rows" not in ds and "SliceThickness" not in ds and "InstanceNumber" not in ds
-    assert "PixelData" not in ds and "OverlayData" not in ds
+    assert "PixelData" not in ds and "RedPaletteColorLookupTableData" not in ds
     assert ds.Columns == 4 and ds.IconImageSequence[0].Rows == 8
 
 
