@@ -9,8 +9,7 @@ driven by :mod:`run` (joblib). Public entry points: :func:`export_seg`,
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .api import SR_SEG_Export, export_seg, export_sr
 from .errors import (
     ExportError,

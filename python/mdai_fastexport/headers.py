@@ -18,6 +18,8 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.sequence import Sequence
 from pydicom.valuerep import DSfloat
 
+from .errors import ExportError
+
 #: Binary VRs are never needed to build SEG/SR and arrive as Python-literal
 #: strings; they are dropped rather than guessed at.
 _BINARY_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN", "OB or OW", "AT"}
@@ -110,4 +112,21 @@ def tags_to_dataset(tags: Mapping[str, Any]) -> Dataset:
         except (TypeError, ValueError):
             continue
         ds.add_new(tag, vr, converted)
+    return ds
+
+
+def instance_header(uid: str, tags: Mapping[str, Any], required: tuple[str, ...]) -> Dataset:
+    """The header of instance ``uid`` for highdicom: rebuilt from ``tags``, with the SOP
+    Instance UID of the metadata entry and a Modality (``OT`` when absent).
+
+    Raises:
+        ExportError: any of the ``required`` attributes is absent or empty (all are named).
+    """
+    ds = tags_to_dataset(tags)
+    ds.SOPInstanceUID = uid
+    missing = [k for k in required if k not in ds or ds[k].value in (None, "")]
+    if missing:
+        raise ExportError(f"instance {uid}: metadata lacks {', '.join(missing)}")
+    if not ds.get("Modality"):
+        ds.Modality = "OT"
     return ds

@@ -43,6 +43,11 @@ def _build_and_write(build: Any, job: SegJob | SrJob, out_dir: str) -> Any:
         reason, detail = "build_failed", f"{type(exc).__name__}: {exc}"
     else:
         return stats
+    return _job_skip(job, reason, detail)
+
+
+def _job_skip(job: SegJob | SrJob, reason: str, detail: str) -> Skip:
+    """A skip for a whole file: the file name, the cause, the study (and source series)."""
     series = job.series_uid if isinstance(job, SegJob) else None
     return Skip(reason, f"{job.filename} not written: {detail}", None, job.study_uid, series)
 
@@ -182,16 +187,7 @@ def _record_unfinished(report: RunReport, jobs: list[Any], out: Path, cause: str
     report.warnings.append(f"the worker pool failed after {len(report.files)} file(s): {cause}")
     for job in jobs:
         (out / job.filename).unlink(missing_ok=True)
-        series = job.series_uid if isinstance(job, SegJob) else None
-        report.skips.append(
-            Skip(
-                "worker_failed",
-                f"{job.filename} not written: the worker pool failed ({cause})",
-                None,
-                job.study_uid,
-                series,
-            )
-        )
+        report.skips.append(_job_skip(job, "worker_failed", f"the worker pool failed ({cause})"))
 
 
 def _relevant_skips(index: ExportIndex, fmt: str) -> list[Skip]:

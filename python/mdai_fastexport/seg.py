@@ -20,7 +20,7 @@ from pydicom import Dataset
 from pydicom.sequence import Sequence as PydicomSequence
 from pydicom.valuerep import DA, TM
 
-from . import __version__
+from ._version import MANUFACTURER, MODEL_NAME, __version__
 from .codes import (
     RADLEX,
     coding_schemes,
@@ -32,14 +32,11 @@ from .codes import (
 )
 from .colors import hex_to_cielab
 from .errors import ExportError
-from .headers import tags_to_dataset
+from .headers import instance_header
 from .index import Label
 from .plan import SegJob
 from .raster import pack_bits, rasterize
 from .timestamps import dicom_date_time, stamp
-
-MANUFACTURER = "MD.ai"
-MODEL_NAME = "mdai-fastexport"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +54,9 @@ def source_dataset(uid: str, tags: Mapping[str, Any]) -> Dataset:
     Raises:
         ExportError: the header lacks what a SEG needs (Rows/Columns, SOP Class UID).
     """
-    ds = tags_to_dataset(tags)
-    ds.SOPInstanceUID = uid
-    needed = ("SOPClassUID", "Rows", "Columns", "StudyInstanceUID", "SeriesInstanceUID")
-    missing = [k for k in needed if k not in ds or ds[k].value in (None, "")]
-    if missing:
-        raise ExportError(f"instance {uid}: metadata lacks {', '.join(missing)}")
-    if "Modality" not in ds or not ds.Modality:
-        ds.Modality = "OT"
+    ds = instance_header(
+        uid, tags, ("SOPClassUID", "Rows", "Columns", "StudyInstanceUID", "SeriesInstanceUID")
+    )
     _move_pixel_measures_to_shared(ds)
     return ds
 

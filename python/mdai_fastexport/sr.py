@@ -31,7 +31,7 @@ from highdicom.sr import CodedConcept
 from pydicom import DataElement, Dataset
 from pydicom.sr.codedict import codes
 
-from . import __version__
+from ._version import MANUFACTURER, MODEL_NAME, __version__
 from .codes import (
     RADLEX,
     SCHEME,
@@ -43,12 +43,12 @@ from .codes import (
     uid_from,
 )
 from .errors import ExportError
-from .headers import tags_to_dataset
+from .headers import instance_header
 from .index import KIND_DISC, KIND_ELLIPSE, KIND_POLYGON, KIND_STROKE, Label
 from .plan import SrJob
 from .timestamps import dicom_date_time, stamp
 
-MANUFACTURER = "MD.ai"
+_EVIDENCE_NEEDS = ("SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID")
 SR_SERIES_NUMBER = 2000
 
 #: Concept names of the private qualitative evaluations.
@@ -68,17 +68,6 @@ class SrStats:
 
     annotations: int
     measurement_groups: int
-
-
-def _evidence(uid: str, tags: Mapping[str, Any]) -> Dataset:
-    ds = tags_to_dataset(tags)
-    ds.SOPInstanceUID = uid
-    for k in ("SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID"):
-        if not ds.get(k):
-            raise ExportError(f"instance {uid}: metadata lacks {k}")
-    if not ds.get("Modality"):
-        ds.Modality = "OT"
-    return ds
 
 
 _CROSS_SECTIONAL = {"CT", "MR", "PT"}
@@ -227,7 +216,9 @@ def build_sr(job: SrJob) -> tuple[hd.sr.ComprehensiveSR, SrStats]:
     Raises:
         ExportError: a referenced header lacks what the SR needs (message names the UID).
     """
-    evidence = {uid: _evidence(uid, tags) for uid, tags in job.instance_tags.items()}
+    evidence = {
+        uid: instance_header(uid, tags, _EVIDENCE_NEEDS) for uid, tags in job.instance_tags.items()
+    }
     b = job.batch
     groups: list[Any] = []
     referenced: dict[str, Dataset] = {}
@@ -331,7 +322,7 @@ def build_sr(job: SrJob) -> tuple[hd.sr.ComprehensiveSR, SrStats]:
         content_time=time,
         coding_schemes=coding_schemes(uses_radlex),
         specific_character_set="ISO_IR 192",
-        manufacturer_model_name="mdai-fastexport",
+        manufacturer_model_name=MODEL_NAME,
         software_versions=__version__,
     )
     stamp(sr, date, time)
