@@ -208,6 +208,7 @@ class _Geometry:
 def make_exports(
     *,
     seed: int = 0,
+    ct_studies: int = 1,
     ct_series: int = 2,
     ct_slices: int = 12,
     ct_size: tuple[int, int] | None = None,
@@ -220,7 +221,9 @@ def make_exports(
 
     Args:
         seed: Everything random derives from it.
-        ct_series: CT series in the CT study.
+        ct_studies: CT studies (one patient each); the first keeps the UIDs of a
+            one-study export.
+        ct_series: CT series in each CT study.
         ct_slices: Slices per CT series.
         ct_size: ``(rows, cols)`` of the CT slices (default: CT_small's 128x128).
         annotations_per_slice: Local annotations on every CT slice.
@@ -385,79 +388,84 @@ def make_exports(
     # --- CT study -------------------------------------------------------------------------
     ct = _header("CT_small.dcm")
     ct_tags = dataset_to_tags(ct)
-    rows, cols = ct_size or (int(ct.Rows), int(ct.Columns))
-    st = ids.uid("study", "ct")
-    studies.append({"StudyInstanceUID": st, "number": 1})
-    for_uid = ids.uid("for", "ct")
-    iop = [float(v) for v in ct.ImageOrientationPatient]
-    normal = [
-        iop[1] * iop[5] - iop[2] * iop[4],
-        iop[2] * iop[3] - iop[0] * iop[5],
-        iop[0] * iop[4] - iop[1] * iop[3],
-    ]
-    thickness = float(ct.SliceThickness or 1.0)
-    origin = [float(v) for v in ct.ImagePositionPatient]
-    ct_series_uids: list[str] = []
-    ct_sops: list[str] = []
-    for s in range(ct_series):
-        se = ids.uid("series", "ct", s)
-        ct_series_uids.append(se)
-        sops = []
-        for i in range(ct_slices):
-            sop = ids.uid("sop", "ct", s, i)
-            sops.append(sop)
-            tags = copy.deepcopy(ct_tags)
-            z = -i * thickness  # instance 1 at the top, moving feet-wards
-            tags.update(patient(0))
-            tags.update(
-                {
-                    "FrameOfReferenceUID": for_uid,
-                    "SeriesNumber": s + 1,
-                    "SeriesDescription": f"Axial {['soft tissue', 'lung', 'bone'][s % 3]}",
-                    "InstanceNumber": i + 1,
-                    "Rows": rows,
-                    "Columns": cols,
-                    "ImagePositionPatient": [
-                        round(o + z * n, 4) for o, n in zip(origin, normal, strict=True)
-                    ],
-                    "SliceLocation": round(origin[2] + z, 4),
-                }
-            )
-            for drop in ("ImageType",):
-                tags.pop(drop, None)
-            tags["ImageType"] = ["ORIGINAL", "PRIMARY", "AXIAL"]
-            instance(st, se, sop, tags)
-            for _ in range(annotations_per_slice):
-                label = local_cycle[serial % len(local_cycle)]
-                user = users[serial % len(users)]
-                local(
-                    label,
+    for study_k in range(ct_studies):
+        rows, cols = ct_size or (int(ct.Rows), int(ct.Columns))
+        st = ids.uid("study", "ct", study_k) if study_k else ids.uid("study", "ct")
+        studies.append({"StudyInstanceUID": st, "number": len(studies) + 1})
+        for_uid = ids.uid("for", "ct", study_k) if study_k else ids.uid("for", "ct")
+        iop = [float(v) for v in ct.ImageOrientationPatient]
+        normal = [
+            iop[1] * iop[5] - iop[2] * iop[4],
+            iop[2] * iop[3] - iop[0] * iop[5],
+            iop[0] * iop[4] - iop[1] * iop[3],
+        ]
+        thickness = float(ct.SliceThickness or 1.0)
+        origin = [float(v) for v in ct.ImagePositionPatient]
+        ct_series_uids: list[str] = []
+        ct_sops: list[str] = []
+        for s in range(ct_series):
+            se = ids.uid("series", "ct", s) if not study_k else ids.uid("series", "ct", study_k, s)
+            ct_series_uids.append(se)
+            sops = []
+            for i in range(ct_slices):
+                sop = (
+                    ids.uid("sop", "ct", s, i)
+                    if not study_k
+                    else ids.uid("sop", "ct", study_k, s, i)
+                )
+                sops.append(sop)
+                tags = copy.deepcopy(ct_tags)
+                z = -i * thickness  # instance 1 at the top, moving feet-wards
+                tags.update(patient(0) if not study_k else patient(3 + study_k))
+                tags.update(
+                    {
+                        "FrameOfReferenceUID": for_uid,
+                        "SeriesNumber": s + 1,
+                        "SeriesDescription": f"Axial {['soft tissue', 'lung', 'bone'][s % 3]}",
+                        "InstanceNumber": i + 1,
+                        "Rows": rows,
+                        "Columns": cols,
+                        "ImagePositionPatient": [
+                            round(o + z * n, 4) for o, n in zip(origin, normal, strict=True)
+                        ],
+                        "SliceLocation": round(origin[2] + z, 4),
+                    }
+                )
+                for drop in ("ImageType",):
+                    tags.pop(drop, None)
+                tags["ImageType"] = ["ORIGINAL", "PRIMARY", "AXIAL"]
+                instance(st, se, sop, tags)
+                for _ in range(annotations_per_slice):
+                    label = local_cycle[serial % len(local_cycle)]
+                    user = users[serial % len(users)]
+                    local(
+                        label,
+                        st,
+                        se,
+                        sop,
+                        user,
+                        rows,
+                        cols,
+                        note="check size" if serial % 11 == 5 else None,
+                    )
+            ct_sops.extend(sops)
+            # a parent/child pair (child label's annotation + its parent label's) per annotator
+            for u_k, user in enumerate(users):
+                sop = sops[(u_k + 1) % len(sops)]
+                data = geo.data("polygon", rows, cols, 1)
+                parent = add(by_name["Lesion"], st, se, sop, user, data, rows, cols)
+                add(
+                    by_name["Malignant"],
                     st,
                     se,
                     sop,
                     user,
+                    copy.deepcopy(data),
                     rows,
                     cols,
-                    note="check size" if serial % 11 == 5 else None,
+                    parent_ann=parent["id"],
                 )
-        ct_sops.extend(sops)
-        # a parent/child pair (child label's annotation + its parent label's) per annotator
-        for u_k, user in enumerate(users):
-            sop = sops[(u_k + 1) % len(sops)]
-            data = geo.data("polygon", rows, cols, 1)
-            parent = add(by_name["Lesion"], st, se, sop, user, data, rows, cols)
-            add(
-                by_name["Malignant"],
-                st,
-                se,
-                sop,
-                user,
-                copy.deepcopy(data),
-                rows,
-                cols,
-                parent_ann=parent["id"],
-            )
-    globals_for(st, ct_series_uids, ct_sops, rows, cols)
+        globals_for(st, ct_series_uids, ct_sops, rows, cols)
 
     # --- CR study -------------------------------------------------------------------------
     if with_radiograph:
