@@ -33,6 +33,7 @@ KIND_POLYGON = 0
 KIND_STROKE = 1
 KIND_DISC = 2
 KIND_ELLIPSE = 3
+KIND_MASK = 4
 
 
 @dataclass(frozen=True, slots=True)
