@@ -2,13 +2,14 @@
 
 use numpy::ndarray::Array3;
 use numpy::{
-    IntoPyArray, PyArray3, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray3, PyArrayDyn, PyArrayMethods, PyReadonlyArray1,
+    PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::frames::{packed_len_bound, rasterize_packed_into};
 use crate::pack::{pack_bits as pack, pack_bits_iter};
 use crate::raster::{rasterize_into, RasterError, Shapes};
 
@@ -16,12 +17,9 @@ fn to_py(e: RasterError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
+/// Borrow the geometry arrays as [`Shapes`] and run `f` on them.
 #[allow(clippy::too_many_arguments)]
-fn fill<'py>(
-    py: Python<'py>,
-    rows: usize,
-    cols: usize,
-    n_frames: usize,
+fn with_shapes<'py, R>(
     shape_frame: &PyReadonlyArray1<'py, u32>,
     shape_kind: &PyReadonlyArray1<'py, u8>,
     shape_param: &PyReadonlyArray1<'py, f64>,
@@ -29,7 +27,8 @@ fn fill<'py>(
     ring_vertex_offsets: &PyReadonlyArray1<'py, u64>,
     ring_is_hole: &PyReadonlyArray1<'py, bool>,
     vertices: &PyReadonlyArray2<'py, f64>,
-) -> PyResult<Vec<u8>> {
+    f: impl FnOnce(&Shapes) -> PyResult<R>,
+) -> PyResult<R> {
     if vertices.shape()[1] != 2 {
         return Err(PyValueError::new_err("vertices must have shape (n, 2)"));
     }
@@ -50,15 +49,7 @@ fn fill<'py>(
         ring_is_hole: ring_is_hole.as_slice()?,
         vertices: verts,
     };
-    let total = n_frames
-        .checked_mul(rows)
-        .and_then(|v| v.checked_mul(cols))
-        .ok_or_else(|| PyValueError::new_err("n_frames * rows * cols overflows"))?;
-    py.detach(|| {
-        let mut out = vec![0u8; total];
-        rasterize_into(&mut out, rows, cols, n_frames, &shapes).map(|()| out)
-    })
-    .map_err(to_py)
+    f(&shapes)
 }
 
 /// Fill shapes into `(n_frames, rows, cols)` uint8 masks (see the module docs).
@@ -77,11 +68,11 @@ fn rasterize<'py>(
     ring_is_hole: PyReadonlyArray1<'py, bool>,
     vertices: PyReadonlyArray2<'py, f64>,
 ) -> PyResult<Bound<'py, PyArray3<u8>>> {
-    let out = fill(
-        py,
-        rows,
-        cols,
-        n_frames,
+    let total = n_frames
+        .checked_mul(rows)
+        .and_then(|v| v.checked_mul(cols))
+        .ok_or_else(|| PyValueError::new_err("n_frames * rows * cols overflows"))?;
+    let out = with_shapes(
         &shape_frame,
         &shape_kind,
         &shape_param,
@@ -89,13 +80,27 @@ fn rasterize<'py>(
         &ring_vertex_offsets,
         &ring_is_hole,
         &vertices,
+        |shapes| {
+            py.detach(|| {
+                let mut out = vec![0u8; total];
+                rasterize_into(&mut out, rows, cols, n_frames, shapes).map(|()| out)
+            })
+            .map_err(to_py)
+        },
     )?;
     let arr = Array3::from_shape_vec((n_frames, rows, cols), out)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(arr.into_pyarray(py))
 }
 
-/// As `rasterize`, returned bit-packed in the DICOM BINARY SEG layout.
+type Packed<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u64>>,
+);
+
+/// Fill shapes frame by frame straight into DICOM BINARY pixel data:
+/// `(bytes, kept frame ids, pixels per shape)` (see the module docs).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn rasterize_packed<'py>(
@@ -110,12 +115,9 @@ fn rasterize_packed<'py>(
     ring_vertex_offsets: PyReadonlyArray1<'py, u64>,
     ring_is_hole: PyReadonlyArray1<'py, bool>,
     vertices: PyReadonlyArray2<'py, f64>,
-) -> PyResult<Bound<'py, PyBytes>> {
-    let out = fill(
-        py,
-        rows,
-        cols,
-        n_frames,
+    omit_empty: bool,
+) -> PyResult<Packed<'py>> {
+    with_shapes(
         &shape_frame,
         &shape_kind,
         &shape_param,
@@ -123,9 +125,31 @@ fn rasterize_packed<'py>(
         &ring_vertex_offsets,
         &ring_is_hole,
         &vertices,
-    )?;
-    let packed = py.detach(|| pack(&out));
-    Ok(PyBytes::new(py, &packed))
+        |shapes| {
+            let bound = py
+                .detach(|| packed_len_bound(rows, cols, n_frames, shapes, omit_empty))
+                .map_err(to_py)?;
+            // write straight into the bytes object (no copy) unless some frame holding a
+            // shape turns out empty, in which case the used prefix is copied once
+            let mut info = None;
+            let mut data = PyBytes::new_with(py, bound, |buf| {
+                let r = py
+                    .detach(|| rasterize_packed_into(buf, rows, cols, n_frames, shapes, omit_empty))
+                    .map_err(to_py)?;
+                info = Some(r);
+                Ok(())
+            })?;
+            let info = info.expect("set by new_with's closure");
+            if info.n_bytes < bound {
+                data = PyBytes::new(py, &data.as_bytes()[..info.n_bytes]);
+            }
+            Ok((
+                data,
+                info.kept.into_pyarray(py),
+                info.shape_pixels.into_pyarray(py),
+            ))
+        },
+    )
 }
 
 /// Pack 0/1 masks (uint8 or bool, any shape, C order) into DICOM BINARY pixel data.
@@ -155,6 +179,7 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KIND_STROKE", crate::KIND_STROKE)?;
     m.add("KIND_DISC", crate::KIND_DISC)?;
     m.add("KIND_ELLIPSE", crate::KIND_ELLIPSE)?;
+    m.add("KIND_MASK", crate::KIND_MASK)?;
     m.add_function(wrap_pyfunction!(rasterize, m)?)?;
     m.add_function(wrap_pyfunction!(rasterize_packed, m)?)?;
     m.add_function(wrap_pyfunction!(pack_bits, m)?)?;

@@ -10,6 +10,9 @@ pub const KIND_STROKE: u8 = 1;
 pub const KIND_DISC: u8 = 2;
 /// Filled axis-aligned ellipse: vertices `(cx, cy)`, `(rx, ry)`.
 pub const KIND_ELLIPSE: u8 = 3;
+/// MD.ai `mask` contours (`cv2.findContours`), vertices are pixel **indices**;
+/// see [`crate::mask`].
+pub const KIND_MASK: u8 = 4;
 
 /// Flat geometry of many shapes (borrowed from the caller's arrays).
 ///
@@ -83,7 +86,7 @@ fn check_offsets(
 }
 
 impl Shapes<'_> {
-    fn n_shapes(&self) -> usize {
+    pub(crate) fn n_shapes(&self) -> usize {
         self.shape_kind.len()
     }
 
@@ -116,7 +119,7 @@ impl Shapes<'_> {
                 ));
             }
             let kind = self.shape_kind[i];
-            if kind > KIND_ELLIPSE {
+            if kind > KIND_MASK {
                 return Err(shape_err(i, format!("unknown kind {kind}")));
             }
             let p = self.shape_param[i];
@@ -137,11 +140,11 @@ impl Shapes<'_> {
         Ok(())
     }
 
-    fn rings_of(&self, i: usize) -> std::ops::Range<usize> {
+    pub(crate) fn rings_of(&self, i: usize) -> std::ops::Range<usize> {
         self.shape_ring_offsets[i] as usize..self.shape_ring_offsets[i + 1] as usize
     }
 
-    fn ring(&self, r: usize) -> &[f64] {
+    pub(crate) fn ring(&self, r: usize) -> &[f64] {
         let a = self.ring_vertex_offsets[r] as usize;
         let b = self.ring_vertex_offsets[r + 1] as usize;
         &self.vertices[2 * a..2 * b]
@@ -149,19 +152,25 @@ impl Shapes<'_> {
 }
 
 /// A rectangle of rows `r0..r1` and columns `c0..c1` inside the image.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    r0: usize,
-    r1: usize,
-    c0: usize,
-    c1: usize,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) r0: usize,
+    pub(crate) r1: usize,
+    pub(crate) c0: usize,
+    pub(crate) c1: usize,
 }
 
 impl Window {
-    fn width(&self) -> usize {
+    pub(crate) fn width(&self) -> usize {
         self.c1 - self.c0
     }
-    fn is_empty(&self) -> bool {
+    pub(crate) fn height(&self) -> usize {
+        self.r1 - self.r0
+    }
+    pub(crate) fn area(&self) -> usize {
+        self.height() * self.width()
+    }
+    pub(crate) fn is_empty(&self) -> bool {
         self.r0 >= self.r1 || self.c0 >= self.c1
     }
 }
@@ -266,85 +275,93 @@ fn fill_ring(ring: &[f64], win: Window, buf: &mut [u8], crossings: &mut Vec<Vec<
     }
 }
 
-fn or_window(frame: &mut [u8], cols: usize, win: Window, buf: &[u8]) {
+/// OR the `win`-sized bitmap `buf` into `frame` and return how many pixels `buf` sets.
+fn or_window(frame: &mut [u8], cols: usize, win: Window, buf: &[u8]) -> u64 {
     let w = win.width();
+    let mut count = 0u64;
     for (k, r) in (win.r0..win.r1).enumerate() {
         let dst = &mut frame[r * cols + win.c0..r * cols + win.c1];
-        for (d, &s) in dst.iter_mut().zip(&buf[k * w..(k + 1) * w]) {
+        let src = &buf[k * w..(k + 1) * w];
+        for (d, &s) in dst.iter_mut().zip(src) {
             *d |= s;
+            count += u64::from(s);
         }
     }
+    count
 }
 
-struct Scratch {
-    fg: Vec<u8>,
+/// Reusable buffers: one shape is painted into `out` (the size of its window),
+/// then OR-ed into its frame.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub(crate) out: Vec<u8>,
     part: Vec<u8>,
     hole: Vec<u8>,
     crossings: Vec<Vec<f64>>,
+    pub(crate) mask: crate::mask::MaskScratch,
+}
+
+/// Zero `buf` and size it for `win`.
+pub(crate) fn reset(buf: &mut Vec<u8>, win: Window) {
+    buf.clear();
+    buf.resize(win.area(), 0);
 }
 
 fn fill_polygon(
     shapes: &Shapes,
     i: usize,
-    frame: &mut [u8],
     rows: usize,
     cols: usize,
     s: &mut Scratch,
-) {
-    let rings: Vec<usize> = shapes.rings_of(i).collect();
+) -> Option<Window> {
     let mut b = (
         f64::INFINITY,
         f64::INFINITY,
         f64::NEG_INFINITY,
         f64::NEG_INFINITY,
     );
-    for &r in &rings {
+    for r in shapes.rings_of(i) {
         if !shapes.ring_is_hole[r] {
             let rb = bounds(shapes.ring(r));
             b = (b.0.min(rb.0), b.1.min(rb.1), b.2.max(rb.2), b.3.max(rb.3));
         }
     }
     if !b.0.is_finite() {
-        return;
+        return None;
     }
     let win = window(b, rows, cols);
     if win.is_empty() {
-        return;
+        return None;
     }
-    let size = (win.r1 - win.r0) * win.width();
-    s.fg.clear();
-    s.fg.resize(size, 0);
+    reset(&mut s.out, win);
     let mut has_hole = false;
-    for &r in &rings {
+    for r in shapes.rings_of(i) {
         if shapes.ring_is_hole[r] {
             has_hole = true;
             continue;
         }
-        s.part.clear();
-        s.part.resize(size, 0);
+        reset(&mut s.part, win);
         fill_ring(shapes.ring(r), win, &mut s.part, &mut s.crossings);
-        for (d, &p) in s.fg.iter_mut().zip(&s.part) {
+        for (d, &p) in s.out.iter_mut().zip(&s.part) {
             *d |= p;
         }
     }
     if has_hole {
-        s.hole.clear();
-        s.hole.resize(size, 0);
-        for &r in &rings {
+        reset(&mut s.hole, win);
+        for r in shapes.rings_of(i) {
             if shapes.ring_is_hole[r] {
-                s.part.clear();
-                s.part.resize(size, 0);
+                reset(&mut s.part, win);
                 fill_ring(shapes.ring(r), win, &mut s.part, &mut s.crossings);
                 for (d, &p) in s.hole.iter_mut().zip(&s.part) {
                     *d |= p;
                 }
             }
         }
-        for (d, &h) in s.fg.iter_mut().zip(&s.hole) {
+        for (d, &h) in s.out.iter_mut().zip(&s.hole) {
             *d &= 1 - h;
         }
     }
-    or_window(frame, cols, win, &s.fg);
+    Some(win)
 }
 
 /// Squared distance from `(px, py)` to the segment `a`–`b`.
@@ -360,11 +377,24 @@ fn dist2_to_segment(px: f64, py: f64, ax: f64, ay: f64, bx: f64, by: f64) -> f64
     qx * qx + qy * qy
 }
 
-fn fill_stroke(ring: &[f64], half: f64, frame: &mut [u8], rows: usize, cols: usize) {
+fn fill_stroke(
+    ring: &[f64],
+    half: f64,
+    rows: usize,
+    cols: usize,
+    out: &mut Vec<u8>,
+) -> Option<Window> {
     let n = ring.len() / 2;
     if n == 0 || half.is_nan() || half < 0.0 {
-        return;
+        return None;
     }
+    let b = bounds(ring);
+    let win = window((b.0 - half, b.1 - half, b.2 + half, b.3 + half), rows, cols);
+    if win.is_empty() {
+        return None;
+    }
+    reset(out, win);
+    let w = win.width();
     let r2 = half * half;
     let segs = if n == 1 { 1 } else { n - 1 };
     for k in 0..segs {
@@ -374,7 +404,8 @@ fn fill_stroke(ring: &[f64], half: f64, frame: &mut [u8], rows: usize, cols: usi
         } else {
             (ring[2 * k + 2], ring[2 * k + 3])
         };
-        let win = window(
+        // the segment's own window lies inside `win` (same bounds, fewer vertices)
+        let seg = window(
             (
                 ax.min(bx) - half,
                 ay.min(by) - half,
@@ -384,29 +415,92 @@ fn fill_stroke(ring: &[f64], half: f64, frame: &mut [u8], rows: usize, cols: usi
             rows,
             cols,
         );
-        for r in win.r0..win.r1 {
+        for r in seg.r0..seg.r1 {
             let py = r as f64 + 0.5;
-            for c in win.c0..win.c1 {
+            let line = &mut out[(r - win.r0) * w..(r - win.r0 + 1) * w];
+            for c in seg.c0..seg.c1 {
                 if dist2_to_segment(c as f64 + 0.5, py, ax, ay, bx, by) <= r2 {
-                    frame[r * cols + c] = 1;
+                    line[c - win.c0] = 1;
                 }
             }
         }
     }
+    Some(win)
 }
 
-fn fill_ellipse(cx: f64, cy: f64, rx: f64, ry: f64, frame: &mut [u8], rows: usize, cols: usize) {
+fn fill_ellipse(
+    (cx, cy, rx, ry): (f64, f64, f64, f64),
+    rows: usize,
+    cols: usize,
+    out: &mut Vec<u8>,
+) -> Option<Window> {
     if !(rx > 0.0 && ry > 0.0) {
-        return;
+        return None;
     }
     let win = window((cx - rx, cy - ry, cx + rx, cy + ry), rows, cols);
+    if win.is_empty() {
+        return None;
+    }
+    reset(out, win);
+    let w = win.width();
     for r in win.r0..win.r1 {
         let dy = (r as f64 + 0.5 - cy) / ry;
+        let line = &mut out[(r - win.r0) * w..(r - win.r0 + 1) * w];
         for c in win.c0..win.c1 {
             let dx = (c as f64 + 0.5 - cx) / rx;
             if dx * dx + dy * dy <= 1.0 {
-                frame[r * cols + c] = 1;
+                line[c - win.c0] = 1;
             }
+        }
+    }
+    Some(win)
+}
+
+/// Paints validated shapes one at a time, reusing its buffers.
+pub(crate) struct Painter<'s, 'a> {
+    shapes: &'s Shapes<'a>,
+    rows: usize,
+    cols: usize,
+    scratch: Scratch,
+}
+
+impl<'s, 'a> Painter<'s, 'a> {
+    /// `shapes` must have passed [`Shapes::validate`].
+    pub(crate) fn new(shapes: &'s Shapes<'a>, rows: usize, cols: usize) -> Self {
+        Painter {
+            shapes,
+            rows,
+            cols,
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Paint shape `i` alone into `scratch.out`; `None` when it covers no pixel window.
+    fn paint(&mut self, i: usize) -> Option<Window> {
+        let (shapes, rows, cols) = (self.shapes, self.rows, self.cols);
+        let s = &mut self.scratch;
+        let first_ring = shapes.rings_of(i).next().map(|r| shapes.ring(r));
+        match shapes.shape_kind[i] {
+            KIND_POLYGON => fill_polygon(shapes, i, rows, cols, s),
+            KIND_STROKE => first_ring.and_then(|ring| {
+                fill_stroke(ring, shapes.shape_param[i] / 2.0, rows, cols, &mut s.out)
+            }),
+            KIND_DISC => first_ring.filter(|r| r.len() >= 2).and_then(|ring| {
+                fill_stroke(&ring[..2], shapes.shape_param[i], rows, cols, &mut s.out)
+            }),
+            KIND_ELLIPSE => first_ring.filter(|r| r.len() >= 4).and_then(|ring| {
+                fill_ellipse((ring[0], ring[1], ring[2], ring[3]), rows, cols, &mut s.out)
+            }),
+            _ => crate::mask::fill_mask(shapes, i, rows, cols, &mut s.out, &mut s.mask),
+        }
+    }
+
+    /// OR shape `i` into `frame` (`rows * cols` bytes); returns the number of
+    /// pixels the shape covers on its own.
+    pub(crate) fn draw(&mut self, i: usize, frame: &mut [u8]) -> u64 {
+        match self.paint(i) {
+            Some(win) => or_window(frame, self.cols, win, &self.scratch.out),
+            None => 0,
         }
     }
 }
@@ -419,9 +513,7 @@ pub fn rasterize_into(
     n_frames: usize,
     shapes: &Shapes,
 ) -> Result<(), RasterError> {
-    let frame_len = rows
-        .checked_mul(cols)
-        .ok_or_else(|| RasterError::Layout("rows * cols overflows".into()))?;
+    let frame_len = frame_len(rows, cols)?;
     let total = frame_len
         .checked_mul(n_frames)
         .ok_or_else(|| RasterError::Layout("n_frames * rows * cols overflows".into()))?;
@@ -435,54 +527,36 @@ pub fn rasterize_into(
     if frame_len == 0 {
         return Ok(());
     }
-    let mut scratch = Scratch {
-        fg: Vec::new(),
-        part: Vec::new(),
-        hole: Vec::new(),
-        crossings: Vec::new(),
-    };
+    let mut painter = Painter::new(shapes, rows, cols);
     for i in 0..shapes.n_shapes() {
         let f = shapes.shape_frame[i] as usize;
-        let frame = &mut out[f * frame_len..(f + 1) * frame_len];
-        let first_ring = shapes.rings_of(i).next().map(|r| shapes.ring(r));
-        match shapes.shape_kind[i] {
-            KIND_POLYGON => fill_polygon(shapes, i, frame, rows, cols, &mut scratch),
-            KIND_STROKE => {
-                if let Some(ring) = first_ring {
-                    fill_stroke(ring, shapes.shape_param[i] / 2.0, frame, rows, cols);
-                }
-            }
-            KIND_DISC => {
-                if let Some(ring) = first_ring.filter(|r| r.len() >= 2) {
-                    fill_stroke(&ring[..2], shapes.shape_param[i], frame, rows, cols);
-                }
-            }
-            _ => {
-                if let Some(ring) = first_ring.filter(|r| r.len() >= 4) {
-                    fill_ellipse(ring[0], ring[1], ring[2], ring[3], frame, rows, cols);
-                }
-            }
-        }
+        painter.draw(i, &mut out[f * frame_len..(f + 1) * frame_len]);
     }
     Ok(())
 }
 
+/// `rows * cols`, or a layout error when it overflows.
+pub(crate) fn frame_len(rows: usize, cols: usize) -> Result<usize, RasterError> {
+    rows.checked_mul(cols)
+        .ok_or_else(|| RasterError::Layout("rows * cols overflows".into()))
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    struct Owned {
-        frame: Vec<u32>,
-        kind: Vec<u8>,
-        param: Vec<f64>,
-        sro: Vec<u64>,
-        rvo: Vec<u64>,
-        hole: Vec<bool>,
-        verts: Vec<f64>,
+    pub(crate) struct Owned {
+        pub(crate) frame: Vec<u32>,
+        pub(crate) kind: Vec<u8>,
+        pub(crate) param: Vec<f64>,
+        pub(crate) sro: Vec<u64>,
+        pub(crate) rvo: Vec<u64>,
+        pub(crate) hole: Vec<bool>,
+        pub(crate) verts: Vec<f64>,
     }
 
     impl Owned {
-        fn new() -> Self {
+        pub(crate) fn new() -> Self {
             Owned {
                 frame: vec![],
                 kind: vec![],
@@ -493,7 +567,7 @@ mod tests {
                 verts: vec![],
             }
         }
-        fn shape(
+        pub(crate) fn shape(
             mut self,
             frame: u32,
             kind: u8,
@@ -514,7 +588,7 @@ mod tests {
             self.sro.push(self.hole.len() as u64);
             self
         }
-        fn shapes(&self) -> Shapes<'_> {
+        pub(crate) fn shapes(&self) -> Shapes<'_> {
             Shapes {
                 shape_frame: &self.frame,
                 shape_kind: &self.kind,
@@ -525,14 +599,19 @@ mod tests {
                 vertices: &self.verts,
             }
         }
-        fn raster(&self, rows: usize, cols: usize, n: usize) -> Result<Vec<u8>, RasterError> {
+        pub(crate) fn raster(
+            &self,
+            rows: usize,
+            cols: usize,
+            n: usize,
+        ) -> Result<Vec<u8>, RasterError> {
             let mut out = vec![0; rows * cols * n];
             rasterize_into(&mut out, rows, cols, n, &self.shapes())?;
             Ok(out)
         }
     }
 
-    fn grid(s: &str) -> Vec<u8> {
+    pub(crate) fn grid(s: &str) -> Vec<u8> {
         s.split_whitespace()
             .flat_map(|l| l.bytes().map(|b| u8::from(b == b'#')))
             .collect()
@@ -678,5 +757,97 @@ mod tests {
             .shape(1, KIND_POLYGON, 0.0, &[(sq2, false)]);
         assert_eq!(o.raster(2, 2, 2).unwrap(), vec![0, 0, 0, 0, 1, 0, 0, 1]);
         assert!(o.raster(0, 7, 2).unwrap().is_empty());
+    }
+
+    fn pts(v: &[(i32, i32)]) -> Vec<(f64, f64)> {
+        v.iter()
+            .map(|&(x, y)| (f64::from(x), f64::from(y)))
+            .collect()
+    }
+
+    fn mask(rings: &[(Vec<(f64, f64)>, bool)]) -> Owned {
+        let rings: Vec<(&[(f64, f64)], bool)> = rings.iter().map(|(r, h)| (&r[..], *h)).collect();
+        Owned::new().shape(0, KIND_MASK, 0.0, &rings)
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn mask_round_trips_cv2_contours() {
+        // cv2.findContours(RETR_TREE, CHAIN_APPROX_NONE) of this mask, depth parity split
+        let expected = grid(
+            "#######.. #.....#.. #.###.#.# #.#.#.#.. #.###.#.. #.....#.# #######.# ......... ##.#...##",
+        );
+        let frame_fg = pts(&[
+            (0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (1, 6), (2, 6), (3, 6),
+            (4, 6), (5, 6), (6, 6), (6, 5), (6, 4), (6, 3), (6, 2), (6, 1), (6, 0), (5, 0),
+            (4, 0), (3, 0), (2, 0), (1, 0),
+        ]);
+        // the hole's ring runs through the frame's pixels, cutting the corners
+        let frame_bg = pts(&[
+            (0, 1), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 1), (6, 2), (6, 3), (6, 4),
+            (6, 5), (5, 6), (4, 6), (3, 6), (2, 6), (1, 6), (0, 5), (0, 4), (0, 3), (0, 2),
+        ]);
+        let island = pts(&[(2, 2), (2, 3), (2, 4), (3, 4), (4, 4), (4, 3), (4, 2), (3, 2)]);
+        let island_hole = pts(&[(2, 3), (3, 2), (4, 3), (3, 4)]);
+        let o = mask(&[
+            (pts(&[(7, 8), (8, 8)]), false),
+            (pts(&[(3, 8)]), false),
+            (pts(&[(0, 8), (1, 8)]), false),
+            (pts(&[(8, 5), (8, 6)]), false),
+            (pts(&[(8, 2)]), false),
+            (frame_fg, false),
+            (frame_bg, true),
+            (island, false),
+            (island_hole, true),
+        ]);
+        assert_eq!(o.raster(9, 9, 1).unwrap(), expected);
+    }
+
+    #[test]
+    fn mask_simple_chain_and_rounding() {
+        // CHAIN_APPROX_SIMPLE keeps only the corners: the edges' lattice points are the outline
+        let o = mask(&[(pts(&[(1, 0), (3, 0), (3, 2), (1, 2)]), false)]);
+        assert_eq!(o.raster(4, 5, 1).unwrap(), grid(".###. .###. .###. ....."));
+        // a diagonal 1-px line as 2 end points; non-integer vertices round to the nearest index
+        let o = mask(&[(vec![(0.4, 0.6), (2.5, 3.49)], false)]);
+        assert_eq!(o.raster(4, 4, 1).unwrap(), grid(".... #... .... ...#"));
+    }
+
+    #[test]
+    fn mask_holes_islands_and_clipping() {
+        let outer = pts(&[(0, 0), (4, 0), (4, 4), (0, 4)]);
+        let hole = pts(&[(1, 2), (2, 1), (3, 2), (2, 3)]);
+        // the hole ring runs through foreground pixels: they stay, its interior (2, 2) goes
+        let o = mask(&[(outer.clone(), false), (hole.clone(), true)]);
+        assert_eq!(
+            o.raster(5, 5, 1).unwrap(),
+            grid("##### ##### ##.## ##### #####")
+        );
+        // a background ring outside every foreground ring fills its interior (parity)
+        let o = mask(&[(hole.clone(), true)]);
+        assert_eq!(
+            o.raster(5, 5, 1).unwrap(),
+            grid("..... ..... ..#.. ..... .....")
+        );
+        // clipped: a square from (-3, -3) to (1, 1) -> pixels of rows/cols 0..=1
+        let o = mask(&[(pts(&[(-3, -3), (1, -3), (1, 1), (-3, 1)]), false)]);
+        assert_eq!(o.raster(3, 3, 1).unwrap(), grid("##. ##. ..."));
+        // far away, huge and empty rings
+        let o = mask(&[
+            (vec![(1e300, 1e300), (-1e300, 1e300)], false),
+            (vec![], false),
+            (pts(&[(9, 9)]), false),
+        ]);
+        assert!(o.raster(3, 3, 1).unwrap().iter().all(|&v| v == 0));
+        let o = mask(&[(
+            vec![
+                (-1e300, -1e300),
+                (1e300, -1e300),
+                (1e300, 1e300),
+                (-1e300, 1e300),
+            ],
+            false,
+        )]);
+        assert!(o.raster(3, 3, 1).unwrap().iter().all(|&v| v == 1));
     }
 }
