@@ -165,22 +165,43 @@ def test_unknown_label_and_missing_study_are_recorded(pair, tmp_path):
 
 
 def test_failed_write_leaves_no_partial_file(pair, tmp_path, monkeypatch):
-    import pydicom
+    import errno
+    import os
+
+    import mdai_fastexport.write as write
 
     ann, meta = pair
-    real_save = pydicom.Dataset.save_as
+    real_fdopen = os.fdopen
 
-    def explode(self, filename, *args, **kwargs):
-        real_save(self, filename, *args, **kwargs)
-        Path(filename).write_bytes(Path(filename).read_bytes()[:100])
-        raise OSError("disk full")
+    class Exploding:
+        """A DICOM file that gets 100 bytes, then a full disk (the small report still fits)."""
 
-    monkeypatch.setattr(pydicom.Dataset, "save_as", explode)
+        def __init__(self, fp):
+            self.fp, self.n, self.dicom = fp, 0, None
+
+        def write(self, data):
+            if self.dicom is None:
+                self.dicom = bytes(data[:128]) == bytes(128)
+            self.n += len(data)
+            if self.dicom and self.n > 100:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.fp.write(data)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fp.close()
+
+    monkeypatch.setattr(write.os, "fdopen", lambda fd, mode: Exploding(real_fdopen(fd, mode)))
     out = tmp_path / "out"
+    out.mkdir()
     report = export_seg(ann, meta, out, n_jobs=1)
     assert report.files == []
-    assert {s.reason for s in report.skips} == {"build_failed"}
-    assert all("disk full" in s.detail for s in report.skips)
+    assert {s.reason for s in report.skips} == {"write_failed"}
+    assert all("No space left" in s.detail or "disk is full" in s.detail for s in report.skips)
+    monkeypatch.undo()
+    # nothing half-written is left behind; only the report (written after the fault) is there
     assert [p.name for p in out.iterdir()] == ["report.json"]
 
 
@@ -239,15 +260,15 @@ def test_frame_numbers_are_checked_on_multi_frame_instances(tmp_path):
 def test_a_failed_worker_pool_is_reported_not_raised(pair, tmp_path, monkeypatch):
     import mdai_fastexport.run as run
 
-    real = run._results
+    real = run._outcomes
 
-    def dies_after_one(fn, jobs, out_dir, n_jobs, backend, progress):
-        it = real(fn, jobs, out_dir, 1, None, progress)
+    def dies_after_one(jobs, index, out_dir, n_jobs, backend, progress):
+        it = real(jobs, index, out_dir, 1, None, progress)
         yield next(it)
         list(it)  # the others finish and write their files...
         raise RuntimeError("A worker process managed by the executor was unexpectedly terminated")
 
-    monkeypatch.setattr(run, "_results", dies_after_one)
+    monkeypatch.setattr(run, "_outcomes", dies_after_one)
     out = tmp_path / "out"
     report = export_seg(*pair, out, n_jobs=2)
     assert len(report.files) == 1

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import annotations, instances, labels, read
 from mdai_fastexport import export_sr
-from mdai_fastexport.sr import LABEL_CONCEPT, PARENT_CONCEPT
+from mdai_fastexport.sr.tid1500 import LABEL_CONCEPT, PARENT_CONCEPT
 from validators import dcentvfy_errors, dciodvfy_errors, dsrdump_errors
 
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import CodedConcept
+
+from .dicom.values import lo
+from .dicom.values import person_name as person_name
 
 #: Private coding scheme for MD.ai labels, declared in every output's
 #: CodingSchemeIdentificationSequence.
@@ -52,21 +56,22 @@ def code_value(kind: str, key: str) -> str:
 
 
 def meaning(text: str) -> str:
-    """A single LO value (e.g. a Code Meaning): <= 64 characters, no backslash (the value
-    delimiter) and no control characters."""
-    cleaned = "".join(ch if ch.isprintable() and ch != "\\" else " " for ch in text).strip()
-    return (cleaned or "(unnamed)")[:64]
+    """A Code Meaning / label text (a single LO value: <= 64 bytes, no control characters)."""
+    return lo(text)
 
 
+@lru_cache(maxsize=8192)
 def private_code(kind: str, key: str, text: str) -> CodedConcept:
-    """A code in the 99MDAI scheme."""
+    """A code in the 99MDAI scheme (memoised; treat the result as read-only)."""
     return CodedConcept(
         value=code_value(kind, key), scheme_designator=SCHEME, meaning=meaning(text)
     )
 
 
+@lru_cache(maxsize=8192)
 def label_code(label_id: str, name: str, radlex_ids: tuple[str, ...]) -> CodedConcept:
-    """The code of a label: its first RadLex id when given, else a 99MDAI code."""
+    """The code of a label: its first RadLex id when given, else a 99MDAI code (memoised;
+    treat the result as read-only)."""
     for rid in radlex_ids:
         if isinstance(rid, str) and re.fullmatch(r"RID\d{1,12}", rid):
             return CodedConcept(value=rid, scheme_designator=RADLEX, meaning=meaning(name))
@@ -104,19 +109,3 @@ def coding_schemes(uses_radlex: bool = False) -> list[CodingSchemeIdentification
             )
         )
     return items
-
-
-def person_name(name: str) -> str:
-    """A PN value from a free-text name: ``"Ann B. Otator"`` → ``"Otator^Ann B."``.
-
-    Names already in DICOM form (with ``^``) are kept; a single word becomes
-    ``"word^"`` (family name only). Delimiters that would start a new component
-    group are removed and the result is at most 64 characters.
-    """
-    cleaned = " ".join(name.replace("\\", " ").replace("=", " ").split())
-    if not cleaned:
-        return "unknown^"
-    if "^" in cleaned:
-        return cleaned[:64]
-    *given, family = cleaned.split(" ")
-    return f"{family}^{' '.join(given)}"[:64] if given else f"{family}^"[:64]

@@ -20,6 +20,10 @@ class InputMismatchError(ExportError):
     """The annotation export and the metadata export do not describe the same data."""
 
 
+class OutputError(ExportError):
+    """The output folder cannot be used: not a folder, not writable, or the disk is full."""
+
+
 class StrictModeError(ExportError):
     """``strict=True`` and the inputs have problems that would lead to skipped work."""
 

@@ -20,6 +20,44 @@ from pydicom.valuerep import DSfloat
 
 from .errors import ExportError
 
+
+def floats(value: Any, n: int | None = None) -> list[float] | None:
+    """Finite numbers from a tag value (number, list, or backslash-joined string);
+    None if absent, malformed, non-finite or not ``n`` values."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        parts: list[Any] = [value]
+    elif isinstance(value, str):
+        parts = value.split("\\")
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        return None
+    out = []
+    for p in parts:
+        if isinstance(p, bool) or not isinstance(p, (int, float, str)):
+            return None
+        try:
+            f = float(p)
+        except ValueError:
+            return None
+        if not math.isfinite(f):
+            return None
+        out.append(f)
+    if not out or (n is not None and len(out) != n):
+        return None
+    return out
+
+
+def integer(value: Any) -> int | None:
+    """An integer tag value (``512``, ``"512"``, ``512.0``); None if absent or not integral."""
+    f = floats(value, 1)
+    if f is None or not f[0].is_integer():
+        return None
+    return int(f[0])
+
+
 #: Binary VRs are never needed to build SEG/SR and arrive as Python-literal
 #: strings; they are dropped rather than guessed at.
 _BINARY_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN", "OB or OW", "AT"}

@@ -3,21 +3,27 @@
 * :class:`SegJob`: one SEG file = one (dataset, series, annotator[, label group]).
 * :class:`SrJob`: one SR file = one (dataset, study, annotator).
 
-A job carries everything its worker needs (the subset of annotations with their
-flat geometry, the raw headers of the instances it references, the labels),
-so jobs can be shipped to other processes or machines and built in any order;
-the output does not depend on the number of workers.
+A job carries its annotations (a column subset with their flat geometry) and
+the UIDs of the instances it references — not their headers: the runner ships
+each header once per batch of jobs (:mod:`.run`). Jobs are deterministic and
+independent, so the output does not depend on how many workers build them or
+in which order. Each job has a cost estimate (for balancing batches and
+shards) and SEG jobs are checked against a memory budget before they run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .codes import safe_name, uid_from
-from .index import AnnotationTable, ExportIndex, Geometry, Label
+from .headers import integer
+from .index import AnnotationTable, Annotator, ExportIndex, Geometry, Label
 from .report import Skip
+
+#: Default memory budget of one SEG job (bytes): scratch frame + packed frames.
+DEFAULT_MEMORY_BUDGET = 2 << 30
 
 
 @dataclass(slots=True)
@@ -25,24 +31,35 @@ class Batch:
     """A subset of the annotation table, in output order."""
 
     ids: list[str]
+    tracking: list[str]
     label_ids: list[str]
     series_uids: list[str | None]
     sop_uids: list[str | None]
     frames: list[int | None]
     notes: list[str | None]
     times: list[str | None]
+    from_model: list[bool]
+    parent_tracking: list[str | None]
+    parent_labels: list[str | None]
     geometry: Geometry
 
     @classmethod
     def take(cls, table: AnnotationTable, idx: list[int]) -> Batch:
+        assert table.geometry is not None
         return cls(
             ids=[table.ids[i] for i in idx],
+            tracking=[table.tracking[i] for i in idx],
             label_ids=[table.label_ids[i] for i in idx],
             series_uids=[table.series_uids[i] for i in idx],
             sop_uids=[table.sop_uids[i] for i in idx],
             frames=[table.frames[i] for i in idx],
             notes=[table.notes[i] for i in idx],
             times=[table.times[i] for i in idx],
+            from_model=[table.from_model[i] for i in idx],
+            parent_tracking=[
+                table.tracking[table.parents[i]] if table.parents[i] >= 0 else None for i in idx
+            ],
+            parent_labels=[table.parent_labels[i] for i in idx],
             geometry=table.geometry.take(idx),
         )
 
@@ -52,99 +69,120 @@ class Batch:
 
 @dataclass(slots=True)
 class SegJob:
-    """Everything needed to build and write one SEG file."""
+    """Everything needed to build and write one SEG file, but the source headers."""
 
     dataset_id: str
     study_uid: str
     series_uid: str
-    annotator_id: str
-    annotator: Mapping[str, str]
+    annotator: Annotator
     label_groups: tuple[str, ...]
     segments: list[Label]  # segment k+1 = segments[k]
-    parents: dict[str, Label]  # parent labels of the segments, by id
+    parents: dict[str, Label]  # parent label of each segment, by segment label id
     source_uids: list[str]  # annotated instances, in instance-number order
-    source_tags: dict[str, Mapping[str, Any]]
     batch: Batch
     filename: str
     series_instance_uid: str
     sop_instance_uid: str
-    project_name: str
+    cost: float
+
+    @property
+    def kind(self) -> str:
+        return "SEG"
+
+    @property
+    def instance_uids(self) -> list[str]:
+        return self.source_uids
 
 
 @dataclass(slots=True)
 class SrJob:
-    """Everything needed to build and write one SR file."""
+    """Everything needed to build and write one SR file, but the instance headers."""
 
     dataset_id: str
     study_uid: str
-    annotator_id: str
-    annotator: Mapping[str, str]
+    annotator: Annotator
     labels: dict[str, Label]
     series_order: list[str]
-    series_instances: dict[str, list[str]]  # referenced series -> all their SOP UIDs
-    instance_tags: dict[str, Mapping[str, Any]]
+    series_instances: dict[str, list[str]]  # series of series-level labels -> their SOP UIDs
+    referenced_uids: list[str]  # every instance the SR references, study order
+    header_uid: str  # the instance whose patient/study attributes the SR copies
     batch: Batch
     filename: str
     series_instance_uid: str
     sop_instance_uid: str
-    project_name: str
+    cost: float
+
+    @property
+    def kind(self) -> str:
+        return "SR"
+
+    @property
+    def instance_uids(self) -> list[str]:
+        if self.header_uid in self.referenced_uids:
+            return self.referenced_uids
+        return [*self.referenced_uids, self.header_uid]
 
 
-def _annotator_part(annotator_id: str) -> str:
-    return safe_name(annotator_id, 40)
+Job = SegJob | SrJob
+
+
+def _annotator_part(key: str) -> str:
+    return safe_name(key, 40)
+
+
+def _sizes(index: ExportIndex, sops: Iterable[str]) -> set[tuple[int | None, int | None]]:
+    return {
+        (
+            integer(index.instances[s].tags.get("Rows")),
+            integer(index.instances[s].tags.get("Columns")),
+        )
+        for s in sops
+    }
 
 
 def plan_seg(
-    index: ExportIndex, combine_label_groups: bool = True
+    index: ExportIndex,
+    combine_label_groups: bool = True,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> tuple[list[SegJob], list[Skip]]:
     """One job per (dataset, series, annotator[, label group]) with INSTANCE-scope geometry.
 
-    Series whose annotated instances are several multi-frame instances are split
-    into one job per instance (a SEG derives from one multi-frame image).
+    A series of several multi-frame instances is one job (one SEG) like any other.
+    Jobs whose annotated instances differ in Rows/Columns, or that would need
+    more than ``memory_budget`` bytes, become skips naming the cause.
     """
     t = index.annotations
-    groups: dict[tuple[str, str, str, str, str], list[int]] = {}
+    groups: dict[tuple[str, str, str, str], list[int]] = {}
     for i in range(len(t)):
         lab = index.labels[t.label_ids[i]]
-        if not lab.is_local or t.sop_uids[i] is None:
-            continue
         sop = t.sop_uids[i]
-        inst = index.instances[sop]
-        part = sop if inst.number_of_frames > 1 else ""
+        if not lab.is_local or sop is None:
+            continue
+        se = index.instances[sop].series_uid
         group = "" if combine_label_groups else lab.group_id
-        key = (t.dataset_ids[i], inst.series_uid, part, t.annotators[i], group)
-        groups.setdefault(key, []).append(i)
+        groups.setdefault((t.dataset_ids[i], se, t.annotators[i], group), []).append(i)
 
     jobs: list[SegJob] = []
     skips: list[Skip] = []
-    # multi-frame instances sharing a series: count parts per series to name files
-    parts_per_series: dict[tuple[str, str, str, str], int] = {}
-    for did, se, _part, ann, grp in groups:
-        parts_per_series[(did, se, ann, grp)] = parts_per_series.get((did, se, ann, grp), 0) + 1
 
-    def job_order(k: tuple[str, str, str, str, str]) -> tuple[Any, ...]:
-        return (k[0], _series_rank(index, k[1]), k[1], k[2], k[3], k[4])
+    def job_order(k: tuple[str, str, str, str]) -> tuple[Any, ...]:
+        first = index.instances[index.series_instances[k[1]][0]]
+        return (k[0], first.study_uid, first.series_number, k[1], k[2], k[3])
 
     for key in sorted(groups, key=job_order):
-        did, se, part, ann, grp = key
+        did, se, ann, grp = key
         idx = groups[key]
+        annotator = index.annotators[ann]
         rows_sops = {t.sop_uids[i] for i in idx}
         sops = [s for s in index.series_instances[se] if s in rows_sops]
-        # mixed frame sizes cannot share one SEG
-        sizes = {
-            (
-                _int(index.instances[s].tags.get("Rows")),
-                _int(index.instances[s].tags.get("Columns")),
-            )
-            for s in sops
-        }
         study = index.instances[sops[0]].study_uid
+        sizes = _sizes(index, sops)
         if len(sizes) > 1:
             skips.append(
                 Skip(
                     "mixed_frame_sizes",
                     f"series {se}: annotated instances have different Rows/Columns "
-                    f"{sorted(sizes)}; SEG for annotator {ann} not written",
+                    f"{sorted(sizes, key=str)}; SEG of annotator {ann} not written",
                     None,
                     study,
                     se,
@@ -155,51 +193,71 @@ def plan_seg(
         segments = [index.labels[lid] for lid in segment_ids]
         seg_rank = {lid: k for k, lid in enumerate(segment_ids)}
         sop_rank = {s: k for k, s in enumerate(sops)}
-        # frames grouped by segment, then by source frame; stable within
         idx_sorted = sorted(
             idx,
-            key=lambda i: (
-                seg_rank[t.label_ids[i]],
-                sop_rank[t.sop_uids[i]],
-                t.frames[i] or 0,
-                i,
-            ),
+            key=lambda i: (seg_rank[t.label_ids[i]], sop_rank[t.sop_uids[i]], t.frames[i] or 0, i),
         )
+        frames_out = len({(t.label_ids[i], t.sop_uids[i], t.frames[i]) for i in idx})
+        rows, cols = next(iter(sizes))
+        pixels = (rows or 0) * (cols or 0)
+        need = pixels + frames_out * (pixels // 8 + 512)
+        if need > memory_budget:
+            skips.append(
+                Skip(
+                    "too_large",
+                    f"series {se}, annotator {ann}: {frames_out} frame(s) of {rows}x{cols} need "
+                    f"about {need / 2**20:.0f} MiB, over the memory budget of "
+                    f"{memory_budget / 2**20:.0f} MiB (raise it with --memory-budget)",
+                    None,
+                    study,
+                    se,
+                )
+            )
+            continue
         group_names = tuple(sorted({s.group_name for s in segments}))
         name_parts = ["DICOM_SEG", safe_name(did or "dataset", 40)]
         if grp:
             name_parts += ["label_group", safe_name(index.labels[segment_ids[0]].group_name, 40)]
             name_parts += ["series"]
-        name_parts += [safe_name(se, 64)]
-        if part and parts_per_series[(did, se, ann, grp)] > 1:
-            name_parts += ["instance", safe_name(part, 64)]
-        name_parts += ["annotator", _annotator_part(ann)]
-        ident = ("SEG", did, se, part, ann, grp)
+        name_parts += [safe_name(se, 64), "annotator", _annotator_part(ann)]
+        ident = ("SEG", did, se, ann, grp)
+        batch = Batch.take(t, idx_sorted)
         jobs.append(
             SegJob(
                 dataset_id=did,
                 study_uid=study,
                 series_uid=se,
-                annotator_id=ann,
-                annotator=index.users.get(ann, {}),
+                annotator=annotator,
                 label_groups=group_names,
                 segments=segments,
-                parents={
-                    s.parent_id: index.labels[s.parent_id]
-                    for s in segments
-                    if s.parent_id and s.parent_id in index.labels
-                },
+                parents=_segment_parents(index, segments, batch),
                 source_uids=sops,
-                source_tags={s: index.instances[s].tags for s in sops},
-                batch=Batch.take(t, idx_sorted),
+                batch=batch,
                 filename="_".join(name_parts) + ".dcm",
                 series_instance_uid=uid_from(*ident, "series"),
                 sop_instance_uid=uid_from(*ident, "instance"),
-                project_name=index.project_name,
+                cost=frames_out * (1.0 + pixels / 262144) + 0.05 * len(idx) + 2.0,
             )
         )
     _dedupe_filenames(jobs)
     return jobs, skips
+
+
+def _segment_parents(index: ExportIndex, segments: list[Label], batch: Batch) -> dict[str, Label]:
+    """Parent label per segment: the label's own parent, else the one its annotations name."""
+    out: dict[str, Label] = {}
+    for seg in segments:
+        pid = seg.parent_id
+        if pid is None:
+            named = {
+                p
+                for lid, p in zip(batch.label_ids, batch.parent_labels, strict=True)
+                if lid == seg.id and p
+            }
+            pid = named.pop() if len(named) == 1 else None
+        if pid is not None and pid in index.labels:
+            out[seg.id] = index.labels[pid]
+    return out
 
 
 def _dedupe_filenames(jobs: list[SegJob] | list[SrJob]) -> None:
@@ -213,24 +271,12 @@ def _dedupe_filenames(jobs: list[SegJob] | list[SrJob]) -> None:
             job.filename = f"{stem}_{job.sop_instance_uid[-8:]}.dcm"
 
 
-def _series_rank(index: ExportIndex, series_uid: str) -> int:
-    sops = index.series_instances.get(series_uid)
-    if not sops:
-        return 0
-    study = index.instances[sops[0]].study_uid
-    order = index.study_series.get(study, [])
-    return order.index(series_uid) if series_uid in order else len(order)
-
-
-def _int(v: Any) -> int | None:
-    try:
-        return int(float(v))
-    except (TypeError, ValueError):
-        return None
-
-
 def plan_sr(index: ExportIndex) -> list[SrJob]:
-    """One job per (dataset, study, annotator), annotations ordered exam → series → image."""
+    """One job per (dataset, study, annotator); groups ordered study → series → image.
+
+    Series follow Series Number (then UID), images Instance Number (then UID,
+    then frame), as in the metadata index.
+    """
     t = index.annotations
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i in range(len(t)):
@@ -245,14 +291,12 @@ def plan_sr(index: ExportIndex) -> list[SrJob]:
 
         def order(i: int, s_rank: dict[str, int] = s_rank) -> tuple[Any, ...]:
             lab = index.labels[t.label_ids[i]]
-            scope_rank = {"EXAM": 0, "SERIES": 1, "INSTANCE": 2}[lab.scope]
-            se = t.series_uids[i]
-            sop = t.sop_uids[i]
-            inst_no = index.instances[sop].instance_number if sop else 0
+            se, sop = t.series_uids[i], t.sop_uids[i]
+            inst = index.instances[sop] if sop else None
             return (
-                scope_rank,
+                lab.scope_rank,
                 s_rank.get(se, len(s_rank)) if se else -1,
-                inst_no,
+                inst.instance_number if inst else 0,
                 sop or "",
                 t.frames[i] or 0,
                 lab.order,
@@ -261,29 +305,42 @@ def plan_sr(index: ExportIndex) -> list[SrJob]:
 
         idx_sorted = sorted(idx, key=order)
         batch = Batch.take(t, idx_sorted)
-        pairs = zip(batch.series_uids, batch.sop_uids, strict=True)
-        ref_series = {s for s, sop in pairs if s and not sop}
+        ref_series = [
+            s
+            for s in series_order
+            if any(
+                se == s and not sop
+                for se, sop in zip(batch.series_uids, batch.sop_uids, strict=True)
+            )
+        ]
         series_instances = {s: list(index.series_instances[s]) for s in ref_series}
         needed = {s for s in batch.sop_uids if s}
         for sops in series_instances.values():
             needed.update(sops)
-        label_ids = set(batch.label_ids)
-        labels = {lid: index.labels[lid] for lid in label_ids}
-        for lid in list(label_ids):
-            p = index.labels[lid].parent_id
-            if p and p in index.labels:
-                labels[p] = index.labels[p]
+        referenced = [
+            sop
+            for se in series_order
+            for sop in index.series_instances.get(se, [])
+            if sop in needed
+        ]
+        # the patient/study header comes from a referenced instance, or (study labels only)
+        # from the first instance of the study
+        header_uid = referenced[0] if referenced else index.series_instances[series_order[0]][0]
+        labels = {lid: index.labels[lid] for lid in set(batch.label_ids)}
+        for lid in [*batch.parent_labels, *(lab.parent_id for lab in list(labels.values()))]:
+            if lid and lid in index.labels:
+                labels[lid] = index.labels[lid]
         ident = ("SR", did, st, ann)
         jobs.append(
             SrJob(
                 dataset_id=did,
                 study_uid=st,
-                annotator_id=ann,
-                annotator=index.users.get(ann, {}),
+                annotator=index.annotators[ann],
                 labels=labels,
                 series_order=series_order,
                 series_instances=series_instances,
-                instance_tags={s: index.instances[s].tags for s in sorted(needed)},
+                referenced_uids=referenced,
+                header_uid=header_uid,
                 batch=batch,
                 filename="_".join(
                     [
@@ -297,7 +354,7 @@ def plan_sr(index: ExportIndex) -> list[SrJob]:
                 + ".dcm",
                 series_instance_uid=uid_from(*ident, "series"),
                 sop_instance_uid=uid_from(*ident, "instance"),
-                project_name=index.project_name,
+                cost=1.0 + len(idx) + 0.1 * len(referenced),
             )
         )
     _dedupe_filenames(jobs)

@@ -54,6 +54,7 @@ class WrittenFile:
         segments: Number of segments (SEG) or 0.
         frames: Number of frames (SEG) or 0.
         measurement_groups: Number of TID 1500 measurement groups (SR) or 0.
+        bytes: Size of the file.
     """
 
     path: str
@@ -69,6 +70,7 @@ class WrittenFile:
     segments: int = 0
     frames: int = 0
     measurement_groups: int = 0
+    bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -82,6 +84,7 @@ class RunReport:
         skips: Every annotation or work item that was not exported, with the reason.
         warnings: Problems that did not stop anything (e.g. clipped vertices).
         inputs: Counts describing the inputs.
+        internal_errors: Work items that failed on an unexpected error (a bug).
     """
 
     output_format: str
@@ -90,6 +93,7 @@ class RunReport:
     skips: list[Skip] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     inputs: dict[str, int] = field(default_factory=dict)
+    internal_errors: int = 0
 
     @property
     def ok(self) -> bool:
@@ -113,6 +117,7 @@ class RunReport:
             "skip_counts": self.skip_counts(),
             "skips": [dataclasses.asdict(s) for s in self.skips],
             "warnings": self.warnings,
+            "internal_errors": self.internal_errors,
         }
 
     def to_json(self) -> bytes:

@@ -1,117 +1,228 @@
 """Step 7: run the planned jobs (in parallel with joblib) and assemble the report.
 
-``n_jobs=1`` runs in-process; any other value uses joblib's default process
-backend, or whatever backend the caller selected (``backend="dask"`` runs on
-a ``dask.distributed`` cluster the caller has connected to). Jobs are
-independent and deterministic, so the files written do not depend on
-``n_jobs`` or the backend.
+Jobs are grouped into batches (:func:`make_batches`), each batch shipped to a
+worker once with the headers of every instance its jobs reference, so a header
+crosses the process boundary once per batch however many annotators' files
+use it, and a worker builds each source image's geometry once per batch. A
+batch is big enough to amortise the shipping (about four batches per worker,
+balanced by the jobs' cost estimates) and small enough to keep both cores busy
+to the end. ``n_jobs=1`` runs in-process, job by job. Any joblib backend works
+(``"dask"`` runs the batches on a ``dask.distributed`` cluster); jobs are
+independent and deterministic, so the files do not depend on the backend or the
+number of workers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import errno
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import joblib
 
-from .errors import ExportError, GeometryError, StrictModeError
+from .errors import ExportError, GeometryError, OutputError, StrictModeError
+from .images import SourceImage, source_image
 from .index import ExportIndex, RasterOptions, build_index
 from .load import PathLike, load_annotations, load_metadata
-from .plan import SegJob, SrJob, plan_seg, plan_sr
+from .plan import Job, SegJob, plan_seg, plan_sr
 from .report import RunReport, Skip, WrittenFile
-from .write import write_bytes, write_dataset
+from .write import write_bytes, write_chunks
 
 OutputFormat = Literal["SEG", "SR"]
 REPORT_NAME = "report.json"
+BATCHES_PER_WORKER = 4
 
 
-def _build_and_write(build: Any, job: SegJob | SrJob, out_dir: str) -> Any:
-    """``build(job)`` then write the dataset; returns the build's stats or a :class:`Skip`.
+@dataclass(slots=True)
+class WorkBatch:
+    """Jobs for one worker call, with each referenced header once."""
 
-    Every failure becomes a skip naming the file and the cause, never a raise:
-    one bad work item must not stop a run over thousands.
-    """
-    try:
-        ds, stats = build(job)
-        write_dataset(ds, Path(out_dir), job.filename)
-    except GeometryError as exc:
-        reason, detail = "invalid_geometry", str(exc)
-    except ExportError as exc:
-        reason, detail = "build_failed", str(exc)
-    except Exception as exc:  # highdicom/pydicom refusing the input: report, don't crash
-        reason, detail = "build_failed", f"{type(exc).__name__}: {exc}"
-    else:
-        return stats
-    return _job_skip(job, reason, detail)
+    jobs: list[Job]
+    headers: dict[str, Mapping[str, Any]]
 
 
-def _job_skip(job: SegJob | SrJob, reason: str, detail: str) -> Skip:
+@dataclass(slots=True)
+class JobOutcome:
+    """What one job produced: its file (or None), skips and warnings."""
+
+    order: int
+    file: WrittenFile | None = None
+    skips: list[Skip] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    disk_full: bool = False
+    internal_error: bool = False
+
+
+def make_batches(jobs: Sequence[Job], index: ExportIndex, workers: int) -> list[WorkBatch]:
+    """Consecutive jobs (planned study by study, series by series) cut into batches of
+    about equal cost, ``BATCHES_PER_WORKER`` per worker."""
+    total = sum(j.cost for j in jobs)
+    target = total / max(1, workers * BATCHES_PER_WORKER)
+    batches: list[WorkBatch] = []
+    current: list[Job] = []
+    cost = 0.0
+    for job in jobs:
+        current.append(job)
+        cost += job.cost
+        if cost >= target:
+            batches.append(_batch(current, index))
+            current, cost = [], 0.0
+    if current:
+        batches.append(_batch(current, index))
+    return batches
+
+
+def _batch(jobs: list[Job], index: ExportIndex) -> WorkBatch:
+    uids = {uid for job in jobs for uid in job.instance_uids}
+    return WorkBatch(jobs, {uid: index.instances[uid].tags for uid in sorted(uids)})
+
+
+def _image_cache(headers: Mapping[str, Mapping[str, Any]]) -> Callable[[str], SourceImage]:
+    cache: dict[str, SourceImage] = {}
+
+    def image_of(uid: str) -> SourceImage:
+        img = cache.get(uid)
+        if img is None:
+            img = source_image(uid, headers[uid])
+            cache[uid] = img
+        return img
+
+    return image_of
+
+
+def _job_skip(job: Job, reason: str, detail: str) -> Skip:
     """A skip for a whole file: the file name, the cause, the study (and source series)."""
     series = job.series_uid if isinstance(job, SegJob) else None
     return Skip(reason, f"{job.filename} not written: {detail}", None, job.study_uid, series)
 
 
-def run_seg_job(job: SegJob, out_dir: str) -> WrittenFile | Skip:
-    """Build and write one SEG; a failure becomes a :class:`Skip`, never a raise."""
-    from .seg import build_seg
+def run_job(
+    job: Job, order: int, image_of: Callable[[str], SourceImage], out_dir: Path
+) -> JobOutcome:
+    """Build and write one file; every failure becomes a skip, never a raise."""
+    out = JobOutcome(order)
+    try:
+        if isinstance(job, SegJob):
+            from .seg import build_seg
 
-    stats = _build_and_write(build_seg, job, out_dir)
-    if isinstance(stats, Skip):
-        return stats
-    return WrittenFile(
-        path=job.filename,
-        kind="SEG",
-        dataset_id=job.dataset_id,
-        study_uid=job.study_uid,
-        series_uid=job.series_uid,
-        annotator_id=job.annotator_id,
-        label_groups=job.label_groups,
-        sop_instance_uid=job.sop_instance_uid,
-        series_instance_uid=job.series_instance_uid,
-        annotations=stats.annotations,
-        segments=stats.segments,
-        frames=stats.frames,
-    )
+            seg = build_seg(job, image_of)
+            write_chunks(out_dir, job.filename, seg.part10)
+            out.skips, out.warnings = seg.skips, seg.warnings
+            out.file = WrittenFile(
+                path=job.filename,
+                kind="SEG",
+                dataset_id=job.dataset_id,
+                study_uid=job.study_uid,
+                series_uid=job.series_uid,
+                annotator_id=job.annotator.key,
+                label_groups=job.label_groups,
+                sop_instance_uid=job.sop_instance_uid,
+                series_instance_uid=job.series_instance_uid,
+                annotations=seg.annotations,
+                segments=seg.segments,
+                frames=seg.frames,
+                bytes=len(seg.part10),
+            )
+        else:
+            from .sr import build_sr
+
+            sr = build_sr(job, image_of)
+            write_chunks(out_dir, job.filename, sr.part10)
+            out.warnings = sr.warnings
+            out.file = WrittenFile(
+                path=job.filename,
+                kind="SR",
+                dataset_id=job.dataset_id,
+                study_uid=job.study_uid,
+                series_uid=None,
+                annotator_id=job.annotator.key,
+                label_groups=tuple(sorted({lab.group_name for lab in job.labels.values()})),
+                sop_instance_uid=job.sop_instance_uid,
+                series_instance_uid=job.series_instance_uid,
+                annotations=sr.annotations,
+                measurement_groups=sr.measurement_groups,
+                bytes=len(sr.part10),
+            )
+    except GeometryError as exc:
+        out.skips = [_job_skip(job, "invalid_geometry", str(exc))]
+    except ExportError as exc:
+        out.skips = [_job_skip(job, "build_failed", str(exc))]
+    except OSError as exc:
+        out.disk_full = exc.errno == errno.ENOSPC
+        out.skips = [_job_skip(job, "write_failed", f"{exc.strerror or exc} ({out_dir})")]
+    except Exception as exc:  # a bug: reported as such (exit code 3), the run goes on
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        out.internal_error = True
+        out.skips = [
+            _job_skip(
+                job,
+                "internal_error",
+                f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno}); "
+                "please report this",
+            )
+        ]
+    return out
 
 
-def run_sr_job(job: SrJob, out_dir: str) -> WrittenFile | Skip:
-    """Build and write one SR; a failure becomes a :class:`Skip`, never a raise."""
-    from .sr import build_sr
-
-    stats = _build_and_write(build_sr, job, out_dir)
-    if isinstance(stats, Skip):
-        return stats
-    return WrittenFile(
-        path=job.filename,
-        kind="SR",
-        dataset_id=job.dataset_id,
-        study_uid=job.study_uid,
-        series_uid=None,
-        annotator_id=job.annotator_id,
-        label_groups=tuple(sorted({lab.group_name for lab in job.labels.values()})),
-        sop_instance_uid=job.sop_instance_uid,
-        series_instance_uid=job.series_instance_uid,
-        annotations=stats.annotations,
-        measurement_groups=stats.measurement_groups,
-    )
+def run_batch(batch: WorkBatch, orders: list[int], out_dir: str) -> list[JobOutcome]:
+    """Worker entry point: run every job of ``batch`` with one image cache."""
+    image_of = _image_cache(batch.headers)
+    out = Path(out_dir)
+    results = []
+    for job, order in zip(batch.jobs, orders, strict=True):
+        r = run_job(job, order, image_of, out)
+        results.append(r)
+        if r.disk_full:
+            break
+    return results
 
 
-def _results(
-    fn: Any, jobs: list[Any], out_dir: str, n_jobs: int, backend: str | None, progress: bool
-) -> Iterator[WrittenFile | Skip]:
+def _outcomes(
+    jobs: list[Job],
+    index: ExportIndex,
+    out_dir: Path,
+    n_jobs: int,
+    backend: str | None,
+    progress: bool,
+) -> Iterator[JobOutcome]:
     workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
-    if workers <= 1 and backend is None:
-        # starting worker processes costs more than one job: stay in-process
-        it: Any = (fn(j, out_dir) for j in jobs)
-    else:
-        parallel = joblib.Parallel(n_jobs=workers, backend=backend, return_as="generator")
-        it = parallel(joblib.delayed(fn)(j, out_dir) for j in jobs)
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(it, total=len(jobs), unit="file", dynamic_ncols=True)
-    yield from it
+        bar = tqdm(total=len(jobs), unit="file", dynamic_ncols=True)
+    try:
+        if workers <= 1 and backend is None:
+            image_of = _image_cache({uid: inst.tags for uid, inst in index.instances.items()})
+            for k, job in enumerate(jobs):
+                r = run_job(job, k, image_of, out_dir)
+                if bar is not None:
+                    bar.update(1)
+                yield r
+                if r.disk_full:
+                    return
+            return
+        batches = make_batches(jobs, index, workers)
+        orders, k = [], 0
+        for b in batches:
+            orders.append(list(range(k, k + len(b.jobs))))
+            k += len(b.jobs)
+        parallel = joblib.Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")
+        for results in parallel(
+            joblib.delayed(run_batch)(b, o, str(out_dir))
+            for b, o in zip(batches, orders, strict=True)
+        ):
+            if bar is not None:
+                bar.update(len(results))
+            yield from results
+            if any(r.disk_full for r in results):
+                return
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def run_export(
@@ -126,6 +237,7 @@ def run_export(
     raster: RasterOptions | None = None,
     backend: str | None = None,
     progress: bool = False,
+    frame_base: int = 0,
 ) -> RunReport:
     """Run a whole export: load → index → plan → (rasterise →) build → write → report.
 
@@ -139,21 +251,18 @@ def run_export(
         raise ExportError(f'output format must be "SEG" or "SR", not {output_format!r}')
     ann = load_annotations(annotations)
     meta = load_metadata(metadata)
-    index: ExportIndex = build_index(ann, meta, raster)
+    index = build_index(ann, meta, raster, frame_base=frame_base)
     report = RunReport(output_format=fmt, output_dir=str(Path(out_dir).resolve()))
     report.inputs = dict(index.counts)
     report.warnings.extend(index.warnings)
-    relevant = _relevant_skips(index, fmt)
-    report.skips.extend(relevant)
+    report.skips.extend(_relevant_skips(index, fmt))
 
     jobs: list[Any]
     if fmt == "SEG":
         jobs, plan_skips = plan_seg(index, combine_label_groups)
         report.skips.extend(plan_skips)
-        fn: Any = run_seg_job
     else:
         jobs = plan_sr(index)
-        fn = run_sr_job
     report.inputs["jobs"] = len(jobs)
 
     if strict and report.skips:
@@ -165,49 +274,93 @@ def run_export(
         )
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    done = 0
     try:
-        for result in _results(fn, jobs, str(out), n_jobs, backend, progress):
-            done += 1
-            if isinstance(result, WrittenFile):
-                report.files.append(result)
-            else:
-                report.skips.append(result)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    outcomes: list[JobOutcome] = []
+    try:
+        for r in _outcomes(jobs, index, out, n_jobs, backend, progress):
+            outcomes.append(r)
     except Exception as exc:  # the pool itself failed (a worker killed, e.g. out of memory)
-        _record_unfinished(report, jobs[done:], out, f"{type(exc).__name__}: {exc}")
-    write_bytes(report.to_json(), out, REPORT_NAME)
+        done = {r.order for r in outcomes}
+        _record_unfinished(report, [j for k, j in enumerate(jobs) if k not in done], out, exc)
+    outcomes.sort(key=lambda r: r.order)
+    finished = {r.order for r in outcomes}
+    for r in outcomes:
+        if r.file is not None:
+            report.files.append(r.file)
+        report.skips.extend(r.skips)
+        report.warnings.extend(r.warnings)
+        report.internal_errors += r.internal_error
+    if any(r.disk_full for r in outcomes):
+        for k, job in enumerate(jobs):
+            if k not in finished:
+                report.skips.append(
+                    _job_skip(job, "write_failed", "not attempted: the disk is full")
+                )
+    try:
+        write_bytes(report.to_json(), out, REPORT_NAME)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {out / REPORT_NAME}: {exc.strerror or exc}; "
+            f"{len(report.files)} file(s) were written before"
+        ) from None
     return report
 
 
-def _record_unfinished(report: RunReport, jobs: list[Any], out: Path, cause: str) -> None:
+def _record_unfinished(report: RunReport, jobs: list[Job], out: Path, exc: Exception) -> None:
     """Jobs whose results never came back become skips; files some of them may already
     have written are removed so the folder holds exactly what the report lists (a re-run
     writes them again, byte for byte)."""
-    report.warnings.append(f"the worker pool failed after {len(report.files)} file(s): {cause}")
+    cause = f"{type(exc).__name__}: {exc}"
+    report.warnings.append(f"the worker pool failed: {cause}")
     for job in jobs:
         (out / job.filename).unlink(missing_ok=True)
         report.skips.append(_job_skip(job, "worker_failed", f"the worker pool failed ({cause})"))
+
+
+#: Skip reasons that matter to SEG whatever the label (the rest only for local labels).
+_SEG_ALWAYS = {
+    "unknown_label",
+    "invalid_annotation",
+    "unknown_scope",
+    "unsupported_mode",
+    "video_dataset",
+}
 
 
 def _relevant_skips(index: ExportIndex, fmt: str) -> list[Skip]:
     """Index skips that matter for this output: SEG ignores global labels' problems."""
     if fmt == "SR":
         return list(index.skips)
-    seg_reasons_for_any_label = {"unknown_label", "invalid_annotation"}
     out = []
     for s in index.skips:
         if (
-            s.reason in seg_reasons_for_any_label
+            s.reason in _SEG_ALWAYS
             or s.sop_uid is not None
             or s.reason
             in (
                 "null_data",
                 "invalid_geometry",
                 "non_finite_vertex",
+                "empty_geometry",
                 "frame_out_of_range",
                 "invalid_frame",
+                "missing_frame_number",
             )
         ):
             out.append(s)
     return out
+
+
+__all__ = [
+    "REPORT_NAME",
+    "JobOutcome",
+    "OutputFormat",
+    "WorkBatch",
+    "make_batches",
+    "run_batch",
+    "run_export",
+    "run_job",
+]

@@ -1,61 +1,55 @@
-"""Content dates and times from the annotations, never from the clock."""
+"""Content dates and times from the annotations, never from the clock.
+
+A re-run of the same export writes byte-identical files, so every date and
+time in a file derives from the input: the latest annotation time of the
+file's annotations (UTC), else the study's date and time, else 1970-01-01.
+An unparsable timestamp costs nothing but itself.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from pydicom import Dataset
-from pydicom.valuerep import DA, DT, TM
+_EPOCH = ("19700101", "000000")
 
 
-def parse_iso(value: str) -> _dt.datetime | None:
-    """Parse MD.ai's ISO 8601 timestamps (``2026-03-04T10:11:12.000Z``); None if unparsable."""
-    try:
-        t = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
+def parse_iso(value: object) -> _dt.datetime | None:
+    """Parse MD.ai's ISO 8601 timestamps (``2026-03-04T10:11:12.000Z``) to naive UTC;
+    None if unparsable or out of range."""
+    if not isinstance(value, str) or len(value) > 64:
         return None
-    if t.tzinfo is not None:
-        t = t.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    try:
+        t = _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if t.tzinfo is not None:
+            t = t.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError):
+        return None
     return t
 
 
-def latest(times: Iterable[str | None]) -> _dt.datetime | None:
+def latest(times: Iterable[object]) -> _dt.datetime | None:
     """The latest parsable timestamp (UTC, naive)."""
     parsed = [t for t in (parse_iso(s) for s in times if s) if t is not None]
     return max(parsed) if parsed else None
 
 
-def dicom_date_time(times: Iterable[str | None], source: Dataset) -> tuple[DA | None, TM | None]:
-    """Content date/time: the latest annotation time, else the study's date/time.
+def _study(tags: Mapping[str, Any]) -> tuple[str, str] | None:
+    date = str(tags.get("StudyDate") or "").strip()
+    time = str(tags.get("StudyTime") or "").strip() or "000000"
+    try:
+        _dt.datetime.strptime(date, "%Y%m%d")
+        main = time.split(".")[0]
+        _dt.datetime.strptime(main, {2: "%H", 4: "%H%M", 6: "%H%M%S"}[len(main)])
+    except (ValueError, KeyError):
+        return None
+    return date, main
 
-    Returns ``(None, None)`` only when neither is available (highdicom then uses
-    the clock, the one non-deterministic fallback).
-    """
+
+def content_date_time(times: Iterable[object], source_tags: Mapping[str, Any]) -> tuple[str, str]:
+    """``(DA, TM)`` strings: the latest annotation time, else the study's, else the epoch."""
     t = latest(times)
     if t is not None:
-        return DA(t.date()), TM(t.time().replace(microsecond=0))
-    date, time = source.get("StudyDate"), source.get("StudyTime")
-    if date:
-        try:
-            return DA(str(date)), (TM(str(time)) if time else TM("000000"))
-        except ValueError:
-            pass
-    return None, None
-
-
-def stamp(ds: Dataset, date: DA | None, time: TM | None) -> None:
-    """Replace the clock readings highdicom puts into a new instance.
-
-    Instance creation, series and contribution date/times become the content
-    date/time, so a re-run of the same export writes the same bytes.
-    """
-    if date is None or time is None:
-        return
-    ds.InstanceCreationDate = date
-    ds.InstanceCreationTime = time
-    ds.SeriesDate = date
-    ds.SeriesTime = time
-    for item in ds.get("ContributingEquipmentSequence") or []:
-        if "ContributionDateTime" in item:
-            item.ContributionDateTime = DT(f"{date}{time}")
+        return t.strftime("%Y%m%d"), t.strftime("%H%M%S")
+    return _study(source_tags) or _EPOCH

@@ -1,0 +1,176 @@
+"""Modules every SEG and SR shares: Patient and Study (copied from a source image),
+General Equipment and SOP Common.
+
+Patient and Study attributes are the root attributes of the Patient, Clinical
+Trial Subject, General Study, Patient Study and Clinical Trial Study modules
+(the module tables highdicom ships). Each copied value is checked against its
+VR and value multiplicity: an invalid *identifying* value (Patient ID, Patient
+Name, Study Instance UID) stops the file with a message naming the attribute
+and the value — writing it would misfile the result — while any other invalid
+value is left out (Type 2 attributes written empty) and reported.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from highdicom._standard_utils import get_module_attribute_map
+from pydicom import Dataset, config
+from pydicom.datadict import dictionary_VM
+from pydicom.dataelem import DataElement
+from pydicom.valuerep import validate_value
+
+from .._version import MANUFACTURER, MODEL_NAME, __version__
+from ..errors import ExportError
+from ..headers import tags_to_dataset
+from .elements import Elements
+from .encode import EXPLICIT, Codec, _values, encode_dataset, encode_elements
+from .values import CHARSET
+
+_PATIENT_STUDY_MODULES = (
+    "patient",
+    "clinical-trial-subject",
+    "general-study",
+    "patient-study",
+    "clinical-trial-study",
+)
+#: Type 2 attributes of the Patient and General Study modules (written empty when absent).
+TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
+_IDENTITY = ("PatientID", "PatientName", "StudyInstanceUID")
+#: Type 2C attributes required when the patient is an animal (Patient, Patient Study modules).
+_ANIMAL_TYPE2C = (
+    "PatientBreedDescription",
+    "PatientBreedCodeSequence",
+    "BreedRegistrationSequence",
+    "ResponsiblePerson",
+    "ResponsibleOrganization",
+    "PatientSexNeutered",
+)
+
+
+@cache
+def patient_study_keywords() -> frozenset[str]:
+    """Root-level keywords of the Patient and Study information entities."""
+    amap = get_module_attribute_map()
+    return frozenset(a["keyword"] for m in _PATIENT_STUDY_MODULES for a in amap[m] if not a["path"])
+
+
+def _calendar_ok(vr: str, value: str) -> bool:
+    try:
+        if vr == "DA":
+            _dt.datetime.strptime(value, "%Y%m%d")
+        elif vr == "TM":
+            main = value.split(".")[0]
+            fmt = {2: "%H", 4: "%H%M", 6: "%H%M%S"}.get(len(main))
+            if fmt is None:
+                return False
+            _dt.datetime.strptime(main, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def _problem(elem: DataElement) -> str | None:
+    """Why ``elem`` cannot be written as it is, or None."""
+    if elem.VR == "SQ":
+        return None if elem.value else "an empty sequence"
+    if elem.value is None or elem.value == "":
+        return None
+    values = _values(elem.value)
+    vm = dictionary_VM(elem.tag)
+    if vm == "1" and (len(values) != 1 or (isinstance(values[0], str) and "\\" in values[0])):
+        return f"{len(values) if len(values) != 1 else 'several'} values where one is allowed"
+    for v in values:
+        s = str(v)
+        if any(ord(ch) < 32 and ch not in "\r\n\t\x1b" for ch in s):
+            return "control characters"
+        try:
+            validate_value(elem.VR, s if elem.VR in ("DS", "IS") else v, config.RAISE)
+        except (ValueError, TypeError) as exc:
+            return str(exc)
+        if elem.VR in ("DA", "TM") and not _calendar_ok(elem.VR, s):
+            return f"not a valid {'date' if elem.VR == 'DA' else 'time'}"
+    return None
+
+
+def patient_study(
+    tags: Mapping[str, Any], where: str, codec: Codec = EXPLICIT
+) -> tuple[dict[int, bytes], list[str]]:
+    """Patient and Study module attributes of a source header, encoded, and what was left out.
+
+    Raises:
+        ExportError: an identifying attribute (Patient ID, Patient Name, Study
+            Instance UID) has an invalid value; the message names it.
+    """
+    keys = patient_study_keywords()
+    ds = tags_to_dataset({k: v for k, v in tags.items() if k in keys})
+    dropped: list[str] = []
+    for elem in list(ds):
+        problem = _problem(elem)
+        if problem is None:
+            continue
+        shown = repr(elem.value)[:80]
+        if elem.keyword in _IDENTITY:
+            raise ExportError(f"{where}: {elem.keyword} {shown} is not valid ({problem})")
+        del ds[elem.tag]
+        dropped.append(f"{where}: {elem.keyword} {shown} left out ({problem})")
+    for kw in TYPE2:
+        if kw not in ds:
+            setattr(ds, kw, None)
+    if "PatientSpeciesDescription" in ds or "PatientSpeciesCodeSequence" in ds:
+        for kw in _ANIMAL_TYPE2C:
+            if kw not in ds:
+                setattr(ds, kw, [] if kw.endswith("Sequence") else None)
+    if str(ds.get("PatientIdentityRemoved") or "").upper() == "YES" and not (
+        ds.get("DeidentificationMethod") or ds.get("DeidentificationMethodCodeSequence")
+    ):
+        ds.DeidentificationMethod = "not described in the source image"
+        dropped.append(
+            f"{where}: PatientIdentityRemoved is YES without a de-identification method; "
+            "DeidentificationMethod written as 'not described in the source image'"
+        )
+    if not ds.get("StudyInstanceUID"):
+        raise ExportError(f"{where}: no StudyInstanceUID in the header")
+    return encode_elements(ds, codec), dropped
+
+
+def add_equipment(ds: Elements) -> None:
+    """General (and Enhanced General) Equipment: this software."""
+    ds.set("Manufacturer", MANUFACTURER)
+    ds.set("ManufacturerModelName", MODEL_NAME)
+    ds.set("DeviceSerialNumber", "0")
+    ds.set("SoftwareVersions", __version__)
+
+
+def add_sop_common(
+    ds: Elements,
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    date: str,
+    time: str,
+    coding_schemes: list[Dataset] | None = None,
+) -> None:
+    """SOP Common: class and instance, character set, creation date/time, coding schemes."""
+    ds.set("SpecificCharacterSet", CHARSET)
+    ds.set("SOPClassUID", sop_class_uid)
+    ds.set("SOPInstanceUID", sop_instance_uid)
+    ds.set("InstanceCreationDate", date)
+    ds.set("InstanceCreationTime", time)
+    if coding_schemes:
+        ds.sequence(
+            "CodingSchemeIdentificationSequence",
+            (encode_dataset(item, ds.c) for item in coding_schemes),
+        )
