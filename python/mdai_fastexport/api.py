@@ -7,6 +7,7 @@ from typing import Any
 
 from .index import RasterOptions
 from .load import PathLike
+from .plan import DEFAULT_MEMORY_BUDGET
 from .report import RunReport
 from .run import OutputFormat, run_export
 
@@ -22,6 +23,8 @@ def export_seg(
     raster: RasterOptions | None = None,
     backend: str | None = None,
     progress: bool = False,
+    frame_base: int = 0,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> RunReport:
     """Write one DICOM SEG per annotator per annotated series (per label group too when
     ``combine_label_groups`` is False) into ``out_dir`` and return the run report.
@@ -38,6 +41,10 @@ def export_seg(
         backend: joblib backend name (e.g. ``"dask"`` with a connected
             ``dask.distributed.Client``); None for joblib's default.
         progress: Show a progress bar on stderr.
+        frame_base: 0 (MD.ai's convention: ``frameNumber`` 0 is the first frame) or 1 for
+            exports that count frames from 1 (the report warns when numbers look 1-based).
+        memory_budget: Bytes one SEG may need while it is built (packed frames plus one
+            frame); larger ones are skipped with reason ``too_large``.
 
     Raises:
         InputFormatError, InputMismatchError, StrictModeError: see :mod:`mdai_fastexport.errors`.
@@ -53,6 +60,8 @@ def export_seg(
         raster=raster,
         backend=backend,
         progress=progress,
+        frame_base=frame_base,
+        memory_budget=memory_budget,
     )
 
 
@@ -65,6 +74,7 @@ def export_sr(
     strict: bool = False,
     backend: str | None = None,
     progress: bool = False,
+    frame_base: int = 0,
 ) -> RunReport:
     """Write one TID 1500 Comprehensive SR per annotator per annotated study into
     ``out_dir`` and return the run report. Arguments as in :func:`export_seg`."""
@@ -77,6 +87,7 @@ def export_sr(
         strict=strict,
         backend=backend,
         progress=progress,
+        frame_base=frame_base,
     )
 
 

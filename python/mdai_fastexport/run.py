@@ -27,7 +27,7 @@ from .errors import ExportError, GeometryError, OutputError, StrictModeError
 from .images import SourceImage, source_image
 from .index import ExportIndex, RasterOptions, build_index
 from .load import PathLike, load_annotations, load_metadata
-from .plan import Job, SegJob, plan_seg, plan_sr
+from .plan import DEFAULT_MEMORY_BUDGET, Job, SegJob, plan_seg, plan_sr
 from .report import RunReport, Skip, WrittenFile
 from .write import write_bytes, write_chunks
 
@@ -238,6 +238,7 @@ def run_export(
     backend: str | None = None,
     progress: bool = False,
     frame_base: int = 0,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> RunReport:
     """Run a whole export: load → index → plan → (rasterise →) build → write → report.
 
@@ -259,7 +260,7 @@ def run_export(
 
     jobs: list[Any]
     if fmt == "SEG":
-        jobs, plan_skips = plan_seg(index, combine_label_groups)
+        jobs, plan_skips = plan_seg(index, combine_label_groups, memory_budget)
         report.skips.extend(plan_skips)
     else:
         jobs = plan_sr(index)

@@ -310,10 +310,13 @@ def make_exports(
         annotations.append(a)
         return a
 
+    series_of: dict[str, str] = {}
+
     def instance(st: str, se: str, sop: str, tags: dict[str, Any]) -> None:
         uids = {"StudyInstanceUID": st, "SeriesInstanceUID": se, "SOPInstanceUID": sop}
         tags.update(uids)
         meta_entries.append({**uids, "dicomTags": tags})
+        series_of[sop] = se
 
     serial = 0
 
@@ -377,7 +380,7 @@ def make_exports(
             add(
                 by_name["Key image"],
                 st,
-                series[0],
+                series_of[sops[(u_k * 3) % len(sops)]],
                 sops[(u_k * 3) % len(sops)],
                 user,
                 None,

@@ -6,9 +6,11 @@ Root content (the root container itself is in the header, :mod:`.header`):
   as a person (TID 1003: name, login) or, for model outputs, as a device
   (TID 1004: device UID and name); Procedure Reported.
 * Image Library (TID 1600): one Image Library Group per series, the
-  descriptors all its images share (modality, frame of reference, matrix, pixel
+  descriptors its images share (modality, frame of reference, matrix, pixel
   spacing, slice thickness, orientation) given once at group level (TID 1602),
-  and per image only what differs (its position).
+  per image only a descriptor that differs between them. Image positions (the
+  optional per-image descriptors) are left out: they would repeat, per image,
+  what the images themselves hold.
 * Imaging Measurements: one Measurement Group per annotation (a mask: one per
   polygon), in the job's order (study → series → image):
 
@@ -22,9 +24,9 @@ Root content (the root container itself is in the header, :mod:`.header`):
     pixel spacing.
 
   Every group has a Tracking Identifier (``MD.ai annotation <id>``) and a
-  Tracking UID, the parent label and the label group as qualitative
-  evaluations, the parent annotation's tracking UID when known, and the note as
-  a Comment.
+  Tracking UID, the parent label as a qualitative evaluation (and the label
+  group, when the report's labels come from more than one group), the parent
+  annotation's tracking UID when known, and the note as a Comment.
 
 SCOORD coordinates are DICOM image coordinates (the top-left *corner* of the
 first pixel at (0, 0)): MD.ai's polygon/box/line/point coordinates are written
@@ -77,9 +79,6 @@ HORIZONTAL_SPACING = Code("111026", "DCM", "Horizontal Pixel Spacing")
 VERTICAL_SPACING = Code("111066", "DCM", "Vertical Pixel Spacing")
 SLICE_THICKNESS = Code("112225", "DCM", "Slice Thickness")
 SPACING_BETWEEN_SLICES = Code("112226", "DCM", "Spacing between slices")
-POSITION = tuple(
-    Code(f"11090{k + 1}", "DCM", f"Image Position (Patient) {a}") for k, a in enumerate("XYZ")
-)
 ORIENTATION = tuple(
     Code(f"1109{k + 4:02d}", "DCM", f"Image Orientation (Patient) {rc} {a}")
     for k, (rc, a) in enumerate((r, a) for r in ("Row", "Column") for a in "XYZ")
@@ -169,9 +168,10 @@ def _descriptors(enc: ContentEncoder, img: SourceImage) -> dict[Code, bytes]:
         out[VERTICAL_SPACING] = enc.num(HAS_ACQ, VERTICAL_SPACING, float(g.spacing[0]), MM)
     if g.thickness is not None:
         out[SLICE_THICKNESS] = enc.num(HAS_ACQ, SLICE_THICKNESS, float(g.thickness), MM)
-    if not img.is_multiframe and g.position_f is not None:
-        for k, concept in enumerate(POSITION):
-            out[concept] = enc.num(HAS_ACQ, concept, g.position_f[k], MM)
+    if g.spacing_between_slices is not None:
+        out[SPACING_BETWEEN_SLICES] = enc.num(
+            HAS_ACQ, SPACING_BETWEEN_SLICES, float(g.spacing_between_slices), MM
+        )
     if g.orientation_f is not None and (not img.is_multiframe or _shared_orientation(img)):
         for k, concept in enumerate(ORIENTATION):
             out[concept] = enc.num(HAS_ACQ, concept, g.orientation_f[k], UNIT_RANGE)
@@ -287,6 +287,7 @@ class MeasurementGroups:
         self.series_instances = series_instances
         self._refs: dict[tuple[str, tuple[int, ...] | None], bytes] = {}
         self.referenced: dict[str, None] = {}
+        self.with_group = len({lab.group_id or lab.group_name for lab in labels.values()}) > 1
 
     def reference(self, img: SourceImage, frames: Sequence[int] | None) -> bytes:
         """The (cached) Referenced SOP Sequence of an image (frames 1-based)."""
@@ -321,13 +322,16 @@ class MeasurementGroups:
                     code_of(label_code(parent.id, parent.name, parent.radlex_ids)),
                 )
             )
-        tail.append(
-            enc.code(
-                CONTAINS,
-                GROUP_CONCEPT,
-                code_of(private_code("G", label.group_id or label.group_name, label.group_name)),
+        if self.with_group:
+            tail.append(
+                enc.code(
+                    CONTAINS,
+                    GROUP_CONCEPT,
+                    code_of(
+                        private_code("G", label.group_id or label.group_name, label.group_name)
+                    ),
+                )
             )
-        )
         if b.parent_tracking[i]:
             tail.append(
                 enc.uidref(CONTAINS, PARENT_ANNOTATION, tracking_uid(b.parent_tracking[i], None))
