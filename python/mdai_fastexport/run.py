@@ -33,7 +33,10 @@ from .write import write_bytes, write_chunks
 
 OutputFormat = Literal["SEG", "SR"]
 REPORT_NAME = "report.json"
-BATCHES_PER_WORKER = 4
+BATCHES_PER_WORKER = 8
+#: Batches handed to a forked pool at once (per worker): the pool's result list comes back
+#: when the whole wave is done, so waves are kept short to keep the progress bar moving.
+WAVE_PER_WORKER = 2
 
 
 @dataclass(slots=True)
@@ -57,22 +60,27 @@ class JobOutcome:
 
 
 def make_batches(jobs: Sequence[Job], index: ExportIndex, workers: int) -> list[WorkBatch]:
-    """Consecutive jobs (planned study by study, series by series) cut into batches of
-    about equal cost, ``BATCHES_PER_WORKER`` per worker."""
+    """Consecutive jobs cut into batches of about equal cost, ``BATCHES_PER_WORKER`` per
+    worker, never splitting the jobs of one series (SEG) or study (SR): they share headers."""
     total = sum(j.cost for j in jobs)
     target = total / max(1, workers * BATCHES_PER_WORKER)
     batches: list[WorkBatch] = []
     current: list[Job] = []
     cost = 0.0
-    for job in jobs:
+    for k, job in enumerate(jobs):
         current.append(job)
         cost += job.cost
-        if cost >= target:
+        following = jobs[k + 1] if k + 1 < len(jobs) else None
+        if cost >= target and (following is None or _unit(following) != _unit(job)):
             batches.append(_batch(current, index))
             current, cost = [], 0.0
     if current:
         batches.append(_batch(current, index))
     return batches
+
+
+def _unit(job: Job) -> str:
+    return job.series_uid if isinstance(job, SegJob) else job.study_uid
 
 
 def _batch(jobs: list[Job], index: ExportIndex) -> WorkBatch:
@@ -180,6 +188,14 @@ def run_batch(batch: WorkBatch, orders: list[int], out_dir: str) -> list[JobOutc
     return results
 
 
+def _batch_orders(batches: list[WorkBatch]) -> list[list[int]]:
+    orders, k = [], 0
+    for b in batches:
+        orders.append(list(range(k, k + len(b.jobs))))
+        k += len(b.jobs)
+    return orders
+
+
 def _outcomes(
     jobs: list[Job],
     index: ExportIndex,
@@ -188,41 +204,70 @@ def _outcomes(
     backend: str | None,
     progress: bool,
 ) -> Iterator[JobOutcome]:
+    """Run ``jobs``, yielding outcomes as they finish (in any order).
+
+    * one worker: in-process, job by job;
+    * default backend: joblib's ``multiprocessing`` backend, whose workers are
+      forked from this process on Linux (nothing to import, no start-up to wait
+      for), fed batches in waves of one per worker so progress advances;
+    * any other joblib backend (``loky``, ``threading``, ``dask``): joblib's
+      generator of results, batch by batch.
+    """
     workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
     bar = None
-    if progress:
-        from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), unit="file", dynamic_ncols=True)
+    def advance(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
     try:
         if workers <= 1 and backend is None:
+            if progress:
+                bar = _progress_bar(len(jobs))
             image_of = _image_cache({uid: inst.tags for uid, inst in index.instances.items()})
             for k, job in enumerate(jobs):
                 r = run_job(job, k, image_of, out_dir)
-                if bar is not None:
-                    bar.update(1)
+                advance(1)
                 yield r
                 if r.disk_full:
                     return
             return
         batches = make_batches(jobs, index, workers)
-        orders, k = [], 0
-        for b in batches:
-            orders.append(list(range(k, k + len(b.jobs))))
-            k += len(b.jobs)
-        parallel = joblib.Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")
-        for results in parallel(
+        orders = _batch_orders(batches)
+        calls = [
             joblib.delayed(run_batch)(b, o, str(out_dir))
             for b, o in zip(batches, orders, strict=True)
-        ):
-            if bar is not None:
-                bar.update(len(results))
+        ]
+        if backend is None:
+            # the pool forks before the progress bar starts its thread
+            with joblib.Parallel(n_jobs=workers, backend="multiprocessing") as parallel:
+                if progress:
+                    bar = _progress_bar(len(jobs))
+                wave = workers * WAVE_PER_WORKER
+                for start in range(0, len(calls), wave):
+                    for results in parallel(calls[start : start + wave]):
+                        advance(len(results))
+                        yield from results
+                        if any(r.disk_full for r in results):
+                            return
+            return
+        if progress:
+            bar = _progress_bar(len(jobs))
+        parallel = joblib.Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")
+        for results in parallel(calls):
+            advance(len(results))
             yield from results
             if any(r.disk_full for r in results):
                 return
     finally:
         if bar is not None:
             bar.close()
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", dynamic_ncols=True)
 
 
 def run_export(

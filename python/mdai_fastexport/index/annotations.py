@@ -351,18 +351,19 @@ class AnnotationIndexer:
         inst: Instance,
         a: Mapping[str, Any],
     ) -> None:
+        w = inst.columns or integer(a.get("width"))
+        h = inst.rows or integer(a.get("height"))
+        if not (w and h):
+            return
         if kind == KIND_ELLIPSE:
             (cx, cy), (rx, ry) = rings[0][0]
-            boxes = [(cx - rx, cy - ry, cx + rx, cy + ry)]
+            lo, hi = (cx - rx, cy - ry), (cx + rx, cy + ry)
         else:
-            shift = 1.0 if kind == KIND_MASK else 0.0
-            boxes = [
-                (r[:, 0].min(), r[:, 1].min(), r[:, 0].max() + shift, r[:, 1].max() + shift)
-                for r, _ in rings
-            ]
-        w = integer(inst.tags.get("Columns")) or integer(a.get("width"))
-        h = integer(inst.tags.get("Rows")) or integer(a.get("height"))
-        if w and h and any(x0 < 0 or y0 < 0 or x1 > w or y1 > h for x0, y0, x1, y1 in boxes):
+            v = rings[0][0] if len(rings) == 1 else np.concatenate([r for r, _ in rings])
+            lo, hi = v.min(axis=0), v.max(axis=0)
+            if kind == KIND_MASK:  # pixel indices (rounded): the last pixel is w - 1, h - 1
+                lo, hi = np.round(lo), np.round(hi) + 1
+        if lo[0] < 0 or lo[1] < 0 or hi[0] > w or hi[1] > h:
             self.out_of_bounds.append(aid)
 
     def finish(self) -> AnnotationTable:

@@ -170,11 +170,24 @@ def _numbers(*values: Any) -> list[float]:
     return out
 
 
+_FAST = (int, float)  # exact types (not bool, which subclasses int)
+
+
 def _ring(points: Any, what: str) -> np.ndarray:
     """A ring from ``[[x, y], ...]`` or a flat ``[x0, y0, x1, y1, ...]`` list."""
     if not isinstance(points, list):
         raise GeometryProblem("invalid_geometry", f"{what} is {type(points).__name__}, not a list")
-    if points and all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in points):
+    if not points:
+        raise GeometryProblem("empty_geometry", f"{what} has no vertices")
+    if isinstance(points[0], list) and all(
+        type(p) is list and len(p) == 2 and type(p[0]) in _FAST and type(p[1]) in _FAST
+        for p in points
+    ):
+        # the usual [[x, y], ...] of plain numbers: one vectorised check
+        arr = np.asarray(points, dtype=np.float64)
+        if np.isfinite(arr).all() and np.abs(arr).max() <= MAX_COORDINATE:
+            return arr
+    if all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in points):
         if len(points) % 2:
             raise GeometryProblem("invalid_geometry", f"{what} is a flat list of odd length")
         flat = _numbers(*points)
@@ -186,13 +199,18 @@ def _ring(points: Any, what: str) -> np.ndarray:
                     "invalid_geometry", f"{what} has a malformed vertex {p!r:.60}"
                 )
             flat.extend(_numbers(p[0], p[1]))
-    if not flat:
-        raise GeometryProblem("empty_geometry", f"{what} has no vertices")
     return np.asarray(flat, dtype=np.float64).reshape(-1, 2)
 
 
-def _distinct(v: np.ndarray) -> int:
-    return len({(float(x), float(y)) for x, y in v}) if len(v) < 8 else len(np.unique(v, axis=0))
+def _distinct(v: np.ndarray, at_least: int) -> bool:
+    """Whether ``v`` has at least ``at_least`` (2 or 3) distinct vertices."""
+    differs = np.any(v != v[0], axis=1)
+    if at_least <= 1 or not differs.any():
+        return at_least <= 1
+    if at_least == 2:
+        return True
+    second = v[int(np.argmax(differs))]
+    return bool(np.any(differs & np.any(v != second, axis=1)))
 
 
 def parse_geometry(
@@ -216,14 +234,12 @@ def parse_geometry(
         return KIND_POLYGON, 0.0, [(ring, False)]
     if mode in ("polygon", "freeform"):
         ring = _ring(data.get("vertices"), "vertices")
-        if _distinct(ring) < 3:
-            raise GeometryProblem(
-                "empty_geometry", f"{mode} has {_distinct(ring)} distinct vertices (needs 3)"
-            )
+        if not _distinct(ring, 3):
+            raise GeometryProblem("empty_geometry", f"{mode} has fewer than 3 distinct vertices")
         return KIND_POLYGON, 0.0, [(ring, False)]
     if mode == "line":
         ring = _ring(data.get("vertices"), "vertices")
-        if _distinct(ring) < 2:
+        if not _distinct(ring, 2):
             raise GeometryProblem("empty_geometry", "line has fewer than 2 distinct vertices")
         return KIND_STROKE, options.line_width, [(ring, False)]
     if mode == "location":

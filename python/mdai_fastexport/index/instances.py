@@ -36,6 +36,8 @@ class Instance:
     instance_number: int
     number_of_frames: int
     series_number: int
+    rows: int | None
+    columns: int | None
 
     @property
     def sop_class_uid(self) -> str | None:
@@ -128,6 +130,8 @@ def parse_metadata(metadata_export: Mapping[str, Any]) -> MetadataIndex:
                 instance_number=number if number is not None and abs(number) < _BIG else 0,
                 number_of_frames=frames if frames is not None and 0 < frames < _BIG else 1,
                 series_number=series_no if series_no is not None and abs(series_no) < _BIG else 0,
+                rows=integer(tags.get("Rows")),
+                columns=integer(tags.get("Columns")),
             )
     for inst in out.instances.values():
         out.series_instances.setdefault(inst.series_uid, []).append(inst.sop_uid)

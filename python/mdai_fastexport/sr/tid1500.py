@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from pydicom.sr.codedict import codes
@@ -118,6 +119,18 @@ def code_of(concept: object) -> Code:
         concept.scheme_designator,  # type: ignore[attr-defined]
         concept.meaning,  # type: ignore[attr-defined]
     )
+
+
+@lru_cache(maxsize=8192)
+def label_concept(label: Label) -> Code:
+    """The code of a label (RadLex when it has one, else 99MDAI) as a :class:`Code`."""
+    return code_of(label_code(label.id, label.name, label.radlex_ids))
+
+
+@lru_cache(maxsize=8192)
+def group_concept(label: Label) -> Code:
+    """The code of a label's group (99MDAI) as a :class:`Code`."""
+    return code_of(private_code("G", label.group_id or label.group_name, label.group_name))
 
 
 def tracking_uid(tracking: str, part: int | None) -> str:
@@ -217,9 +230,10 @@ def _closed(v: np.ndarray) -> np.ndarray:
     return v
 
 
-def _shoelace(v: np.ndarray) -> float:
-    x, y = v[:, 0], v[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+def _shoelace(closed: np.ndarray) -> float:
+    """Net area of a closed polyline (last point = first)."""
+    x, y = closed[:, 0], closed[:, 1]
+    return 0.5 * abs(float(np.dot(x[:-1], y[1:]) - np.dot(y[:-1], x[1:])))
 
 
 def regions(kind: int, rings: list[tuple[np.ndarray, bool]]) -> list[tuple[str, np.ndarray, bool]]:
@@ -265,7 +279,7 @@ def measurement(
     if kind == KIND_ELLIPSE and radii is not None:
         value = math.pi * radii[0] * radii[1] * row * col
     elif len(data) >= 4:
-        value = _shoelace(data[:-1]) * row * col
+        value = _shoelace(data) * row * col
     else:
         return []
     return [enc.num(CONTAINS, AREA, value, MM2)] if math.isfinite(value) else []
@@ -315,23 +329,9 @@ class MeasurementGroups:
         parent_id = b.parent_labels[i]
         parent = self.labels.get(parent_id) if parent_id else None
         if parent is not None:
-            tail.append(
-                enc.code(
-                    CONTAINS,
-                    PARENT_CONCEPT,
-                    code_of(label_code(parent.id, parent.name, parent.radlex_ids)),
-                )
-            )
+            tail.append(enc.code(CONTAINS, PARENT_CONCEPT, label_concept(parent)))
         if self.with_group:
-            tail.append(
-                enc.code(
-                    CONTAINS,
-                    GROUP_CONCEPT,
-                    code_of(
-                        private_code("G", label.group_id or label.group_name, label.group_name)
-                    ),
-                )
-            )
+            tail.append(enc.code(CONTAINS, GROUP_CONCEPT, group_concept(label)))
         if b.parent_tracking[i]:
             tail.append(
                 enc.uidref(CONTAINS, PARENT_ANNOTATION, tracking_uid(b.parent_tracking[i], None))
@@ -360,9 +360,7 @@ class MeasurementGroups:
             img = self.image_of(b.sop_uids[i] or "")
             frames = [frame + 1] if frame is not None else None
             refs.append(enc.image(CONTAINS, SOURCE_OF_MEASUREMENT, self.reference(img, frames)))
-        evaluation = enc.code(
-            CONTAINS, LABEL_CONCEPT, code_of(label_code(label.id, label.name, label.radlex_ids))
-        )
+        evaluation = enc.code(CONTAINS, LABEL_CONCEPT, label_concept(label))
         return enc.container(
             CONTAINS, MEASUREMENT_GROUP, [*head, *refs, evaluation, *tail], template="1501"
         )
@@ -382,9 +380,7 @@ class MeasurementGroups:
         radii = (
             (float(rings[0][0][1][0]), float(rings[0][0][1][1])) if kind == KIND_ELLIPSE else None
         )
-        finding = enc.code(
-            CONTAINS, FINDING, code_of(label_code(label.id, label.name, label.radlex_ids))
-        )
+        finding = enc.code(CONTAINS, FINDING, label_concept(label))
         parts = regions(kind, rings)
         out = []
         for p, (graphic, data, hole) in enumerate(parts):
