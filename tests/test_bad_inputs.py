@@ -77,7 +77,7 @@ def test_missing_instance_is_skipped_and_reported(pair, tmp_path):
     assert all(victim["SOPInstanceUID"] in s.detail for s in missing)
     assert report.files, "the rest is still exported"
     assert any(victim["SOPInstanceUID"] in w for w in report.warnings)
-    manifest = json.loads((tmp_path / "out" / "report.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "report.seg.json").read_text())
     assert manifest["skip_counts"]["missing_instance"] == len(missing)
 
     with pytest.raises(StrictModeError, match="missing_instance"):
@@ -150,7 +150,7 @@ def test_empty_export_writes_an_empty_report(pair, tmp_path):
         report = export(ann, meta, out, n_jobs=1)
         assert report.files == [] and report.skips == []
         assert _dcm(out) == []
-        assert json.loads((out / "report.json").read_text())["files"] == []
+        assert json.loads((out / report.name).read_text())["files"] == []
 
 
 def test_unknown_label_and_missing_study_are_recorded(pair, tmp_path):
@@ -199,10 +199,10 @@ def test_failed_write_leaves_no_partial_file(pair, tmp_path, monkeypatch):
     report = export_seg(ann, meta, out, n_jobs=1)
     assert report.files == []
     assert {s.reason for s in report.skips} == {"write_failed"}
-    assert all("No space left" in s.detail or "disk is full" in s.detail for s in report.skips)
+    assert all("No space left" in s.detail or "disk filled up" in s.detail for s in report.skips)
     monkeypatch.undo()
     # nothing half-written is left behind; only the report (written after the fault) is there
-    assert [p.name for p in out.iterdir()] == ["report.json"]
+    assert [p.name for p in out.iterdir()] == ["report.seg.json"]
 
 
 def test_pixel_measures_only_per_frame_are_moved_to_shared(tmp_path):

@@ -20,7 +20,7 @@ def test_cli_seg_and_sr_on_the_bundled_example(demo_export, tmp_path, capsys):
     )
     assert main(["sr", "-a", str(ann), "-m", str(meta), "-o", str(tmp_path / "sr"), "-j", "1"]) == 0
     out = capsys.readouterr().out
-    assert "SEG:" in out and "SR:" in out and "report.json" in out
+    assert "SEG:" in out and "SR:" in out and "report.seg.json" in out and "report.sr.json" in out
     segs = sorted((tmp_path / "seg").glob("*.dcm"))
     srs = sorted((tmp_path / "sr").glob("*.dcm"))
     assert segs and srs
@@ -65,4 +65,4 @@ def test_drop_in_class_uses_the_original_default_folders(demo_export, tmp_path, 
     )
     assert len(list((tmp_path / "SEG_OUTPUT").glob("*.dcm"))) == len(seg.report.files) > 0
     custom = SR_SEG_Export("SEG", ann, meta, output_dir=tmp_path / "custom")
-    assert custom.report.files and (tmp_path / "custom" / "report.json").is_file()
+    assert custom.report.files and (tmp_path / "custom" / "report.seg.json").is_file()

@@ -61,7 +61,7 @@ def test_one_seg_per_annotator_per_annotated_series(synthetic_export, seg_out):
     assert written == expected
     assert len(_seg_files(out)) == len(expected) == len(report.files)
     assert report.skips == []
-    assert (out / "report.json").is_file()
+    assert (out / "report.seg.json").is_file()
 
 
 def test_split_label_groups_writes_one_seg_per_group(synthetic_export, seg_split_out):
@@ -185,8 +185,8 @@ def test_output_is_deterministic_and_independent_of_n_jobs(synthetic_export, seg
     again = tmp_path / "again"
     export_seg(*synthetic_export, again, n_jobs=1)
     assert _digests(again) == _digests(out)
-    assert (again / "report.json").read_bytes().replace(str(again.resolve()).encode(), b"OUT") == (
-        out / "report.json"
+    assert (again / "report.seg.json").read_bytes().replace(str(again.resolve()).encode(), b"OUT") == (
+        out / "report.seg.json"
     ).read_bytes().replace(str(out.resolve()).encode(), b"OUT")
 
 

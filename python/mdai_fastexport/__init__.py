@@ -16,6 +16,9 @@ from .errors import (
     GeometryError,
     InputFormatError,
     InputMismatchError,
+    Interrupted,
+    OptionError,
+    OutputError,
     StrictModeError,
 )
 from .index import RasterOptions
@@ -26,6 +29,9 @@ __all__ = [
     "GeometryError",
     "InputFormatError",
     "InputMismatchError",
+    "Interrupted",
+    "OptionError",
+    "OutputError",
     "RasterOptions",
     "RunReport",
     "SR_SEG_Export",

@@ -25,6 +25,7 @@ def export_seg(
     progress: bool = False,
     frame_base: int = 0,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    clean: bool = False,
 ) -> RunReport:
     """Write one DICOM SEG per annotator per annotated series (per label group too when
     ``combine_label_groups`` is False) into ``out_dir`` and return the run report.
@@ -45,9 +46,16 @@ def export_seg(
             exports that count frames from 1 (the report warns when numbers look 1-based).
         memory_budget: Bytes one SEG may need while it is built (packed frames plus one
             frame); larger ones are skipped with reason ``too_large``.
+        clean: Remove files of this format that an earlier run left in ``out_dir`` and
+            this run did not write (by default they are listed as ``stale``).
+
+    Returns:
+        The run report, also written as ``out_dir/report.seg.json`` (``report.sr.json``).
 
     Raises:
-        InputFormatError, InputMismatchError, StrictModeError: see :mod:`mdai_fastexport.errors`.
+        OptionError, InputFormatError, InputMismatchError, StrictModeError, OutputError:
+            see :mod:`mdai_fastexport.errors`; nothing is raised for a single bad annotation
+            or file (those are skips in the report).
     """
     return run_export(
         "SEG",
@@ -62,6 +70,7 @@ def export_seg(
         progress=progress,
         frame_base=frame_base,
         memory_budget=memory_budget,
+        clean=clean,
     )
 
 
@@ -75,6 +84,7 @@ def export_sr(
     backend: str | None = None,
     progress: bool = False,
     frame_base: int = 0,
+    clean: bool = False,
 ) -> RunReport:
     """Write one TID 1500 Comprehensive SR per annotator per annotated study into
     ``out_dir`` and return the run report. Arguments as in :func:`export_seg`."""
@@ -88,6 +98,7 @@ def export_sr(
         backend=backend,
         progress=progress,
         frame_base=frame_base,
+        clean=clean,
     )
 
 

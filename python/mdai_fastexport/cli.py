@@ -1,26 +1,58 @@
-"""``mdai-fastexport`` command line.
+"""``mdai-fastexport`` command line (also ``python -m mdai_fastexport``).
 
-Exit codes: 0 every annotation exported; 1 finished, but something was skipped
-(see ``report.json``); 2 nothing written (bad arguments, unreadable or
-mismatched inputs, ``--strict`` violations).
+Exit codes:
+
+* 0 — every annotation exported;
+* 1 — finished, but something was skipped (see the report);
+* 2 — nothing written: bad arguments, unreadable or mismatched inputs, an output
+  folder that cannot be used, ``--strict`` violations;
+* 3 — an internal error (a bug): some files could not be built for a reason the
+  inputs do not explain; the others were written and the report lists them;
+* 130 / 143 — interrupted by SIGINT (Ctrl-C) / SIGTERM: workers stopped, temporary
+  files removed, the report of what finished written (marked interrupted).
+
+Errors are one line on stderr, never a traceback (``--debug`` shows it).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
-from .errors import ExportError, StrictModeError
+from .errors import ExportError, Interrupted, StrictModeError
 from .index import RasterOptions
-from .run import REPORT_NAME, run_export
+from .plan import DEFAULT_MEMORY_BUDGET
+
+EXIT_OK, EXIT_SKIPS, EXIT_NOTHING, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _bytes(text: str) -> int:
+    """``2G``, ``512M``, ``1000000`` → bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if t and t[-1] in units:
+            value = float(t[:-1]) * units[t[-1]]
+        else:
+            value = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 2G, 512M)") from None
+    if not (value > 0 and value < 1 << 62):
+        raise argparse.ArgumentTypeError(f"not a positive size: {text!r}")
+    return int(value)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mdai-fastexport",
         description="Convert MD.ai annotation exports to DICOM SEG or DICOM SR (TID 1500).",
+        epilog="Exit codes: 0 all exported, 1 finished with skips (see the report), 2 nothing "
+        "written (bad arguments or inputs), 3 internal error, 130/143 interrupted.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="format", required=True, metavar="{seg,sr}")
@@ -31,62 +63,100 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_, description=help_)
         s.add_argument("--annotations", "-a", required=True, help="MD.ai annotation export (JSON)")
         s.add_argument("--metadata", "-m", required=True, help="MD.ai DICOM metadata export (JSON)")
-        s.add_argument("--out", "-o", required=True, help="output folder (created if needed)")
         s.add_argument(
-            "--jobs", "-j", type=int, default=-1, help="worker processes (-1: all cores)"
+            "--out",
+            "-o",
+            required=True,
+            help=f"output folder (created if needed); the manifest is report.{name}.json",
+        )
+        s.add_argument(
+            "--jobs",
+            "-j",
+            type=int,
+            default=-1,
+            help="worker processes (-1: all cores, 1: in-process); the files do not depend on it",
         )
         s.add_argument(
             "--strict",
             action="store_true",
-            help="fail before writing anything if any annotation would be skipped",
+            help="write nothing and exit 2 if any annotation would be skipped",
+        )
+        s.add_argument(
+            "--frame-base",
+            type=int,
+            choices=(0, 1),
+            default=0,
+            help="number of the first frame in frameNumber: 0 (MD.ai's convention, default) or "
+            "1 for exports that count from 1 (the report warns when numbers look 1-based)",
+        )
+        s.add_argument(
+            "--clean",
+            action="store_true",
+            help=f"remove {name.upper()} files of an earlier run that this run did not write "
+            "(by default they are kept and listed as stale in the report)",
         )
         s.add_argument(
             "--backend",
             default=None,
-            help="joblib backend (default: processes); 'dask' needs --scheduler",
+            help="joblib backend (default: worker processes forked from this one); 'dask' runs "
+            "on a dask.distributed cluster (see --scheduler)",
         )
         s.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
         s.add_argument("--no-progress", action="store_true", help="no progress bar")
+        s.add_argument("--debug", action="store_true", help="show tracebacks of errors")
         if name == "seg":
             s.add_argument(
                 "--split-label-groups",
                 action="store_true",
-                help="one SEG per label group as well (combine_label_groups=False)",
+                help="one SEG per label group per annotator per series, instead of one per "
+                "annotator per series with every label group (combine_label_groups=False)",
             )
             s.add_argument(
                 "--line-width",
                 type=float,
                 default=RasterOptions().line_width,
-                help="stroke width in pixels for line annotations (default %(default)s)",
+                help="stroke width in pixels drawn for line annotations (default %(default)s)",
             )
             s.add_argument(
                 "--point-radius",
                 type=float,
                 default=RasterOptions().point_radius,
-                help="disc radius in pixels for location annotations (default %(default)s)",
+                help="disc radius in pixels drawn for location annotations (default %(default)s)",
+            )
+            s.add_argument(
+                "--memory-budget",
+                type=_bytes,
+                default=DEFAULT_MEMORY_BUDGET,
+                help="memory one SEG may need while it is built (default 2G); larger SEGs are "
+                "skipped with reason too_large",
             )
     return p
 
 
+def _raise_interrupted(signum: int, _frame: Any) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mdai-fastexport`` script; returns the exit code."""
-    args = _parser().parse_args(argv)
-    fmt = args.format.upper()
-    raster = None
-    if fmt == "SEG":
-        if not (args.line_width > 0 and args.point_radius > 0):
-            print("error: --line-width and --point-radius must be > 0", file=sys.stderr)
-            return 2
-        raster = RasterOptions(line_width=args.line_width, point_radius=args.point_radius)
-    client = None
-    if args.backend == "dask":
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            print("error: --backend dask needs 'dask[distributed]' installed", file=sys.stderr)
-            return 2
-        client = Client(args.scheduler) if args.scheduler else Client(processes=True)
+    parser = _parser()
     try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors (argparse prints them)
+        return int(exc.code or 0) and EXIT_NOTHING
+    fmt = args.format.upper()
+    previous = {
+        sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    client = None
+    try:
+        raster = None
+        if fmt == "SEG":
+            raster = RasterOptions(line_width=args.line_width, point_radius=args.point_radius)
+        if args.backend == "dask":
+            client = _dask_client(args.scheduler)
+        from .run import run_export
+
         report = run_export(
             fmt,
             args.annotations,
@@ -98,23 +168,69 @@ def main(argv: Sequence[str] | None = None) -> int:
             raster=raster,
             backend=args.backend,
             progress=not args.no_progress and sys.stderr.isatty(),
+            frame_base=args.frame_base,
+            memory_budget=getattr(args, "memory_budget", DEFAULT_MEMORY_BUDGET),
+            clean=args.clean,
         )
+    except Interrupted as exc:
+        print(f"interrupted by {signal.Signals(exc.signum).name}: report written", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("interrupted: report written", file=sys.stderr)
+        return 128 + signal.SIGINT
     except StrictModeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for p in exc.problems[1:10]:
             print(f"  {p}", file=sys.stderr)
         if len(exc.problems) > 10:
             print(f"  ... and {len(exc.problems) - 10} more", file=sys.stderr)
-        return 2
+        return EXIT_NOTHING
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        if args.debug:
+            traceback.print_exc()
+        return EXIT_NOTHING
+    except Exception as exc:  # a bug: say so, with the place, not a bare traceback
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno}); "
+            "please report it (run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        if args.debug:
+            traceback.print_exc()
+        return EXIT_INTERNAL
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if client is not None:
             client.close()
     print(report.summary())
-    print(f"report: {report.output_dir}/{REPORT_NAME}")
-    return 0 if report.ok else 1
+    print(f"report: {report.output_dir}/{report.name}")
+    return report.exit_code
+
+
+def _dask_client(address: str | None) -> Any:
+    """A dask.distributed client for joblib's dask backend: the scheduler at ``address``, or
+    a LocalCluster on this machine.
+
+    Raises:
+        OptionError: dask.distributed is not installed or the scheduler cannot be reached.
+    """
+    from .errors import OptionError
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise OptionError(
+            "--backend dask needs dask.distributed: pip install 'mdai-fastexport[dask]'"
+        ) from None
+    try:
+        if address:
+            return Client(address, timeout="30s")
+        return Client(LocalCluster(processes=True, dashboard_address=None))
+    except OSError as exc:
+        raise OptionError(f"cannot reach the dask scheduler {address!r}: {exc}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,11 @@ class ExportError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+class OptionError(ExportError, ValueError):
+    """An option has an invalid value (``n_jobs=0``, a negative line width, an unknown
+    backend, ...); raised before anything is read or written."""
+
+
 class InputFormatError(ExportError):
     """A JSON file cannot be read or is not an MD.ai export of the expected kind."""
 
@@ -34,3 +39,12 @@ class StrictModeError(ExportError):
 
 class GeometryError(ExportError):
     """An annotation's geometry cannot be rasterised (e.g. a non-finite vertex)."""
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGINT, SIGTERM); raised from the signal handler the
+    CLI installs. The report of what finished has been written (marked interrupted)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum

@@ -73,6 +73,12 @@ class WrittenFile:
     bytes: int = 0
 
 
+def report_name(output_format: str) -> str:
+    """The manifest's file name: ``report.seg.json`` or ``report.sr.json``, so SEG and SR
+    runs into one folder keep both."""
+    return f"report.{output_format.lower()}.json"
+
+
 @dataclass(slots=True)
 class RunReport:
     """Outcome of an export run.
@@ -85,6 +91,11 @@ class RunReport:
         warnings: Problems that did not stop anything (e.g. clipped vertices).
         inputs: Counts describing the inputs.
         internal_errors: Work items that failed on an unexpected error (a bug).
+        interrupted: The signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), if any.
+        not_written: Files planned but not written (interrupted run, failed pool, full disk).
+        stale: Files of this format in the folder that this run did not write (an
+            earlier run's), left in place.
+        removed: Such files removed because the run was asked to clean the folder.
     """
 
     output_format: str
@@ -94,11 +105,27 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     inputs: dict[str, int] = field(default_factory=dict)
     internal_errors: int = 0
+    interrupted: str | None = None
+    not_written: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The manifest's file name in the output folder."""
+        return report_name(self.output_format)
 
     @property
     def ok(self) -> bool:
         """True when nothing was skipped."""
         return not self.skips
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code: 0 all exported, 1 finished with skips, 3 internal error."""
+        if self.internal_errors:
+            return 3
+        return 0 if self.ok else 1
 
     def skip_counts(self) -> dict[str, int]:
         """Number of skips per reason code."""
@@ -112,8 +139,12 @@ class RunReport:
         return {
             "output_format": self.output_format,
             "output_dir": self.output_dir,
+            "interrupted": self.interrupted,
             "inputs": self.inputs,
             "files": [dataclasses.asdict(f) for f in self.files],
+            "not_written": self.not_written,
+            "stale": self.stale,
+            "removed": self.removed,
             "skip_counts": self.skip_counts(),
             "skips": [dataclasses.asdict(s) for s in self.skips],
             "warnings": self.warnings,
@@ -126,11 +157,25 @@ class RunReport:
 
     def summary(self) -> str:
         """A one-screen human summary."""
-        lines = [
-            f"{self.output_format}: {len(self.files)} file(s) written to {self.output_dir}",
-        ]
-        if self.inputs:
-            lines.append("inputs: " + ", ".join(f"{k}={v}" for k, v in self.inputs.items()))
+        lines = [f"{self.output_format}: {len(self.files)} file(s) written to {self.output_dir}"]
+        if self.interrupted:
+            lines.append(
+                f"INTERRUPTED by {self.interrupted}: {len(self.not_written)} planned file(s) "
+                "not written"
+            )
+        inp = self.inputs
+        if inp:
+            lines.append(
+                f"inputs: {inp.get('annotations', 0)} annotation(s), {inp.get('studies', 0)} "
+                f"stud{'y' if inp.get('studies') == 1 else 'ies'}, {inp.get('series', 0)} "
+                f"series, {inp.get('instances', 0)} instance(s); "
+                f"{inp.get('exported_annotations', 0)} annotation(s) in the files written"
+            )
+            if self.output_format == "SEG" and inp.get("global_annotations"):
+                lines.append(
+                    f"  {inp['global_annotations']} study/series/image label(s) without geometry "
+                    "are not in SEG by design (they are in the SR export)"
+                )
         if self.skips:
             lines.append(
                 f"skipped: {len(self.skips)} ("
@@ -140,9 +185,23 @@ class RunReport:
             for s in self.skips[:5]:
                 lines.append(f"  - [{s.reason}] {s.detail}")
             if len(self.skips) > 5:
-                lines.append(f"  ... {len(self.skips) - 5} more in report.json")
+                lines.append(f"  ... {len(self.skips) - 5} more in {self.name}")
+        if self.internal_errors:
+            lines.append(
+                f"INTERNAL ERRORS: {self.internal_errors} file(s) failed on an unexpected error "
+                f"(a bug; details in {self.name}, please report them)"
+            )
+        if self.stale:
+            lines.append(
+                f"stale: {len(self.stale)} {self.output_format} file(s) from an earlier run are "
+                "in the folder (listed in the report; --clean removes them)"
+            )
+        if self.removed:
+            lines.append(f"removed: {len(self.removed)} stale file(s) of an earlier run")
         if self.warnings:
             lines.append(f"warnings: {len(self.warnings)}")
             for w in self.warnings[:3]:
                 lines.append(f"  - {w}")
+            if len(self.warnings) > 3:
+                lines.append(f"  ... {len(self.warnings) - 3} more in {self.name}")
         return "\n".join(lines)

@@ -15,6 +15,9 @@ number of workers.
 from __future__ import annotations
 
 import errno
+import os
+import signal
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +26,14 @@ from typing import Any, Literal
 
 import joblib
 
-from .errors import ExportError, GeometryError, OutputError, StrictModeError
+from .errors import (
+    ExportError,
+    GeometryError,
+    Interrupted,
+    OptionError,
+    OutputError,
+    StrictModeError,
+)
 from .images import SourceImage, source_image
 from .index import ExportIndex, RasterOptions, build_index
 from .load import PathLike, load_annotations, load_metadata
@@ -32,7 +42,6 @@ from .report import RunReport, Skip, WrittenFile
 from .write import write_bytes, write_chunks
 
 OutputFormat = Literal["SEG", "SR"]
-REPORT_NAME = "report.json"
 BATCHES_PER_WORKER = 8
 #: Batches handed to a forked pool at once (per worker): the pool's result list comes back
 #: when the whole wave is done, so waves are kept short to keep the progress bar moving.
@@ -175,8 +184,23 @@ def run_job(
     return out
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the process that started it dies (a killed run
+    must not leave workers behind); a no-op elsewhere."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def run_batch(batch: WorkBatch, orders: list[int], out_dir: str) -> list[JobOutcome]:
     """Worker entry point: run every job of ``batch`` with one image cache."""
+    _die_with_parent()
     image_of = _image_cache(batch.headers)
     out = Path(out_dir)
     results = []
@@ -270,6 +294,66 @@ def _progress_bar(total: int) -> Any:
     return tqdm(total=total, unit="file", dynamic_ncols=True)
 
 
+def check_options(
+    n_jobs: object, backend: object, frame_base: object, memory_budget: object
+) -> None:
+    """Validate run options the same way for the API and the CLI.
+
+    Raises:
+        OptionError: the option and its value are named.
+    """
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise OptionError(
+            f"n_jobs must be a non-zero integer (1 = in-process, -1 = all cores), not {n_jobs!r}"
+        )
+    if backend is not None:
+        from joblib.parallel import BACKENDS
+
+        known = sorted({*BACKENDS, "dask"})
+        if not isinstance(backend, str) or backend not in known:
+            raise OptionError(f"unknown backend {backend!r}; one of {', '.join(known)}")
+    if frame_base not in (0, 1) or isinstance(frame_base, bool):
+        raise OptionError(f"frame_base must be 0 or 1, not {frame_base!r}")
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget <= 0:
+        raise OptionError(
+            f"memory_budget must be a positive number of bytes, not {memory_budget!r}"
+        )
+
+
+def _prepare_output(out: Path, fmt: str) -> list[str]:
+    """Create/check the output folder, remove our temporary files left by a killed run, and
+    return the names of this format's files already there.
+
+    Raises:
+        OutputError: the folder cannot be created or written.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"the output path {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"the output folder {out} is not writable")
+    existing = []
+    for p in out.iterdir():
+        if p.name.startswith(f".DICOM_{fmt}_") and p.name.endswith(".tmp"):
+            p.unlink(missing_ok=True)
+        elif p.name.startswith(f"DICOM_{fmt}_") and p.name.endswith(".dcm"):
+            existing.append(p.name)
+    return sorted(existing)
+
+
+def _write_report(report: RunReport, out: Path) -> None:
+    try:
+        write_bytes(report.to_json(), out, report.name)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {out / report.name}: {exc.strerror or exc}; "
+            f"{len(report.files)} file(s) were written before"
+        ) from None
+
+
 def run_export(
     output_format: OutputFormat,
     annotations: PathLike | dict[str, Any],
@@ -284,17 +368,22 @@ def run_export(
     progress: bool = False,
     frame_base: int = 0,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    clean: bool = False,
 ) -> RunReport:
     """Run a whole export: load → index → plan → (rasterise →) build → write → report.
 
     Raises:
+        OptionError: an option has an invalid value (nothing read or written).
         InputFormatError: a file is unreadable or not the expected export.
         InputMismatchError: the files do not describe the same data.
         StrictModeError: ``strict`` and there were problems; nothing was written.
+        OutputError: the output folder cannot be used, or the report cannot be written.
+        Interrupted: a signal stopped the run (the report of what finished is written).
     """
     fmt = str(output_format).upper()
     if fmt not in ("SEG", "SR"):
-        raise ExportError(f'output format must be "SEG" or "SR", not {output_format!r}')
+        raise OptionError(f'output format must be "SEG" or "SR", not {output_format!r}')
+    check_options(n_jobs, backend, frame_base, memory_budget)
     ann = load_annotations(annotations)
     meta = load_metadata(metadata)
     index = build_index(ann, meta, raster, frame_base=frame_base)
@@ -320,50 +409,72 @@ def run_export(
         )
 
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    existing = _prepare_output(out, fmt)
     outcomes: list[JobOutcome] = []
     try:
         for r in _outcomes(jobs, index, out, n_jobs, backend, progress):
             outcomes.append(r)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        report.interrupted = (
+            signal.Signals(exc.signum).name if isinstance(exc, Interrupted) else "SIGINT"
+        )
+        _collect(report, jobs, outcomes)
+        _prepare_output(out, fmt)  # temporary files of the jobs cut short
+        _write_report(report, out)
+        raise
     except Exception as exc:  # the pool itself failed (a worker killed, e.g. out of memory)
-        done = {r.order for r in outcomes}
-        _record_unfinished(report, [j for k, j in enumerate(jobs) if k not in done], out, exc)
+        _collect(report, jobs, outcomes)
+        _record_unfinished(report, jobs, out, exc)
+    else:
+        _collect(report, jobs, outcomes)
+    written = {f.path for f in report.files}
+    report.stale = [name for name in existing if name not in written]
+    if clean:
+        for name in report.stale:
+            (out / name).unlink(missing_ok=True)
+        report.removed, report.stale = report.stale, []
+    _write_report(report, out)
+    return report
+
+
+def _collect(report: RunReport, jobs: list[Job], outcomes: list[JobOutcome]) -> None:
+    """Fold the job outcomes into the report, in job order."""
     outcomes.sort(key=lambda r: r.order)
-    finished = {r.order for r in outcomes}
     for r in outcomes:
         if r.file is not None:
             report.files.append(r.file)
         report.skips.extend(r.skips)
         report.warnings.extend(r.warnings)
         report.internal_errors += r.internal_error
-    if any(r.disk_full for r in outcomes):
-        for k, job in enumerate(jobs):
-            if k not in finished:
-                report.skips.append(
-                    _job_skip(job, "write_failed", "not attempted: the disk is full")
-                )
-    try:
-        write_bytes(report.to_json(), out, REPORT_NAME)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {out / REPORT_NAME}: {exc.strerror or exc}; "
-            f"{len(report.files)} file(s) were written before"
-        ) from None
-    return report
+    finished = {r.order for r in outcomes}
+    report.not_written = [j.filename for k, j in enumerate(jobs) if k not in finished]
+    if report.not_written and any(r.disk_full for r in outcomes):
+        report.skips.append(
+            Skip(
+                "write_failed",
+                f"{len(report.not_written)} file(s) not attempted after the disk filled up: "
+                + ", ".join(report.not_written[:3])
+                + (" ..." if len(report.not_written) > 3 else ""),
+            )
+        )
+    report.inputs["exported_annotations"] = sum(f.annotations for f in report.files)
 
 
 def _record_unfinished(report: RunReport, jobs: list[Job], out: Path, exc: Exception) -> None:
-    """Jobs whose results never came back become skips; files some of them may already
-    have written are removed so the folder holds exactly what the report lists (a re-run
-    writes them again, byte for byte)."""
+    """Jobs whose results never came back: one skip for them all; files some of them may
+    already have written are removed, so the folder holds exactly what the report lists
+    (a re-run writes them again, byte for byte)."""
     cause = f"{type(exc).__name__}: {exc}"
-    report.warnings.append(f"the worker pool failed: {cause}")
-    for job in jobs:
-        (out / job.filename).unlink(missing_ok=True)
-        report.skips.append(_job_skip(job, "worker_failed", f"the worker pool failed ({cause})"))
+    for name in report.not_written:
+        (out / name).unlink(missing_ok=True)
+    report.skips.append(
+        Skip(
+            "worker_failed",
+            f"the worker pool failed ({cause}); {len(report.not_written)} file(s) not written: "
+            + ", ".join(report.not_written[:3])
+            + (" ..." if len(report.not_written) > 3 else ""),
+        )
+    )
 
 
 #: Skip reasons that matter to SEG whatever the label (the rest only for local labels).
@@ -401,7 +512,6 @@ def _relevant_skips(index: ExportIndex, fmt: str) -> list[Skip]:
 
 
 __all__ = [
-    "REPORT_NAME",
     "JobOutcome",
     "OutputFormat",
     "WorkBatch",

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import OptionError
+
 # Shape kinds, mirrored from the Rust extension (checked at import in raster.py).
 KIND_POLYGON = 0
 KIND_STROKE = 1
@@ -53,7 +55,7 @@ class RasterOptions:
             annotations (finite, > 0, at most 10,000).
 
     Raises:
-        ValueError: a value is not a finite number in ``(0, 10000]``.
+        OptionError: a value is not a finite number in ``(0, 10000]`` (a ``ValueError``).
     """
 
     line_width: float = 12.0
@@ -63,9 +65,9 @@ class RasterOptions:
         for name in ("line_width", "point_radius"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"RasterOptions.{name} must be a number, not {v!r}")
+                raise OptionError(f"RasterOptions.{name} must be a number, not {v!r}")
             if not (math.isfinite(v) and 0 < v <= 10_000):
-                raise ValueError(f"RasterOptions.{name} must be > 0 and <= 10000, not {v!r}")
+                raise OptionError(f"RasterOptions.{name} must be > 0 and <= 10000, not {v!r}")
 
 
 class GeometryProblem(Exception):
