@@ -260,19 +260,21 @@ def test_frame_numbers_are_checked_on_multi_frame_instances(tmp_path):
 def test_a_failed_worker_pool_is_reported_not_raised(pair, tmp_path, monkeypatch):
     import mdai_fastexport.run as run
 
-    real = run._outcomes
+    real = run.outcomes
 
-    def dies_after_one(jobs, index, out_dir, n_jobs, backend, progress):
-        it = real(jobs, index, out_dir, 1, None, progress)
+    def dies_after_one(jobs, positions, index, out_dir, n_jobs, backend, progress):
+        it = real(jobs, positions, index, out_dir, 1, None, progress)
         yield next(it)
         list(it)  # the others finish and write their files...
         raise RuntimeError("A worker process managed by the executor was unexpectedly terminated")
 
-    monkeypatch.setattr(run, "_outcomes", dies_after_one)
+    monkeypatch.setattr(run, "outcomes", dies_after_one)
     out = tmp_path / "out"
     report = export_seg(*pair, out, n_jobs=2)
     assert len(report.files) == 1
     failed = [s for s in report.skips if s.reason == "worker_failed"]
-    assert failed and all("unexpectedly terminated" in s.detail for s in failed)
+    # reported once, naming the cause and how many files were lost
+    assert len(failed) == 1 and "unexpectedly terminated" in failed[0].detail
+    assert f"{len(report.not_written)} file(s) not written" in failed[0].detail
     # ...but the folder holds exactly what the report lists
     assert sorted(p.name for p in _dcm(out)) == [report.files[0].path]

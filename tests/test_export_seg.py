@@ -185,9 +185,9 @@ def test_output_is_deterministic_and_independent_of_n_jobs(synthetic_export, seg
     again = tmp_path / "again"
     export_seg(*synthetic_export, again, n_jobs=1)
     assert _digests(again) == _digests(out)
-    assert (again / "report.seg.json").read_bytes().replace(str(again.resolve()).encode(), b"OUT") == (
-        out / "report.seg.json"
-    ).read_bytes().replace(str(out.resolve()).encode(), b"OUT")
+    assert (again / "report.seg.json").read_bytes().replace(
+        str(again.resolve()).encode(), b"OUT"
+    ) == (out / "report.seg.json").read_bytes().replace(str(out.resolve()).encode(), b"OUT")
 
 
 def test_frames_follow_instance_order_when_it_runs_against_the_slice_normal(tmp_path):

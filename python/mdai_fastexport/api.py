@@ -10,6 +10,7 @@ from .load import PathLike
 from .plan import DEFAULT_MEMORY_BUDGET
 from .report import RunReport
 from .run import OutputFormat, run_export
+from .shards import WHOLE, Shard, parse_shard
 
 
 def export_seg(
@@ -26,6 +27,8 @@ def export_seg(
     frame_base: int = 0,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     clean: bool = False,
+    resume: bool = False,
+    shard: Shard | str | None = None,
 ) -> RunReport:
     """Write one DICOM SEG per annotator per annotated series (per label group too when
     ``combine_label_groups`` is False) into ``out_dir`` and return the run report.
@@ -48,6 +51,10 @@ def export_seg(
             frame); larger ones are skipped with reason ``too_large``.
         clean: Remove files of this format that an earlier run left in ``out_dir`` and
             this run did not write (by default they are listed as ``stale``).
+        resume: Reuse the files an earlier (killed or partial) run into ``out_dir``
+            finished when their inputs are unchanged; rebuild the rest.
+        shard: Run only shard ``"I/N"`` (or a :class:`~mdai_fastexport.shards.Shard`) of the
+            plan; see ``merge-reports``.
 
     Returns:
         The run report, also written as ``out_dir/report.seg.json`` (``report.sr.json``).
@@ -71,6 +78,8 @@ def export_seg(
         frame_base=frame_base,
         memory_budget=memory_budget,
         clean=clean,
+        resume=resume,
+        shard=_shard(shard),
     )
 
 
@@ -85,6 +94,8 @@ def export_sr(
     progress: bool = False,
     frame_base: int = 0,
     clean: bool = False,
+    resume: bool = False,
+    shard: Shard | str | None = None,
 ) -> RunReport:
     """Write one TID 1500 Comprehensive SR per annotator per annotated study into
     ``out_dir`` and return the run report. Arguments as in :func:`export_seg`."""
@@ -99,7 +110,15 @@ def export_sr(
         progress=progress,
         frame_base=frame_base,
         clean=clean,
+        resume=resume,
+        shard=_shard(shard),
     )
+
+
+def _shard(shard: Shard | str | None) -> Shard:
+    if shard is None:
+        return WHOLE
+    return shard if isinstance(shard, Shard) else parse_shard(shard)
 
 
 class SR_SEG_Export:

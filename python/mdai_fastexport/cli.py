@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         "written (bad arguments or inputs), 3 internal error, 130/143 interrupted.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="format", required=True, metavar="{seg,sr}")
+    sub = p.add_subparsers(dest="format", required=True, metavar="{seg,sr,merge-reports}")
     for name, help_ in (
         ("seg", "one DICOM SEG per annotator per annotated series"),
         ("sr", "one TID 1500 Comprehensive SR per annotator per annotated study"),
@@ -102,7 +102,33 @@ def _parser() -> argparse.ArgumentParser:
             "on a dask.distributed cluster (see --scheduler)",
         )
         s.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
+        s.add_argument(
+            "--resume",
+            action="store_true",
+            help="reuse files an earlier (killed or partial) run into --out finished, when the "
+            "annotations, headers, options and version that went into them are unchanged; "
+            "rebuild the rest",
+        )
+        s.add_argument(
+            "--shard",
+            default=None,
+            metavar="I/N",
+            help="run shard I of N of the plan (balanced by estimated cost) and write its own "
+            "manifest; inside a SLURM job array the shard comes from SLURM_ARRAY_TASK_ID/"
+            "SLURM_ARRAY_TASK_COUNT; combine the manifests with 'merge-reports'",
+        )
         s.add_argument("--no-progress", action="store_true", help="no progress bar")
+        s.add_argument(
+            "--quiet",
+            "-q",
+            action="store_true",
+            help="no progress bar and no summary (errors only)",
+        )
+        s.add_argument(
+            "--log-json",
+            action="store_true",
+            help="print one JSON line per finished file on stdout (the summary goes to stderr)",
+        )
         s.add_argument("--debug", action="store_true", help="show tracebacks of errors")
         if name == "seg":
             s.add_argument(
@@ -130,7 +156,48 @@ def _parser() -> argparse.ArgumentParser:
                 help="memory one SEG may need while it is built (default 2G); larger SEGs are "
                 "skipped with reason too_large",
             )
+    m = sub.add_parser(
+        "merge-reports",
+        help="combine the manifests of the shards of a job array",
+        description="Combine report.<format>.shard-I-of-N.json manifests into report.<format>"
+        ".json, checking that every planned file is accounted for exactly once.",
+    )
+    m.add_argument("out", help="the output folder the shards wrote into")
+    m.add_argument(
+        "--only", choices=("seg", "sr"), default=None, help="merge only the SEG or SR manifests"
+    )
     return p
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .shards import merge_reports
+
+    out = Path(args.out)
+    formats = [args.only] if args.only else ["seg", "sr"]
+    merged_any, code = False, EXIT_OK
+    for fmt in formats:
+        if not args.only and not any(out.glob(f"report.{fmt}.shard-*-of-*.json")):
+            continue
+        try:
+            merged = merge_reports(out, fmt)
+        except ExportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_NOTHING
+        merged_any = True
+        print(
+            f"{fmt.upper()}: {merged['shards']} shard(s) merged into report.{fmt}.json: "
+            f"{len(merged['files'])} file(s), {len(merged['skips'])} skip(s)"
+        )
+        if merged["internal_errors"]:
+            code = EXIT_INTERNAL
+        elif merged["skips"] and code == EXIT_OK:
+            code = EXIT_SKIPS
+    if not merged_any:
+        print(f"error: no shard manifests in {out}", file=sys.stderr)
+        return EXIT_NOTHING
+    return code
 
 
 def _raise_interrupted(signum: int, _frame: Any) -> None:
@@ -144,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors (argparse prints them)
         return int(exc.code or 0) and EXIT_NOTHING
+    if args.format == "merge-reports":
+        return _merge(args)
     fmt = args.format.upper()
     previous = {
         sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -153,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raster = None
         if fmt == "SEG":
             raster = RasterOptions(line_width=args.line_width, point_radius=args.point_radius)
+        from .shards import WHOLE, parse_shard, shard_from_environment
+
+        shard = parse_shard(args.shard) if args.shard else (shard_from_environment() or WHOLE)
         if args.backend == "dask":
             client = _dask_client(args.scheduler)
         from .run import run_export
@@ -167,10 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             strict=args.strict,
             raster=raster,
             backend=args.backend,
-            progress=not args.no_progress and sys.stderr.isatty(),
+            progress=not (args.no_progress or args.quiet) and sys.stderr.isatty(),
             frame_base=args.frame_base,
             memory_budget=getattr(args, "memory_budget", DEFAULT_MEMORY_BUDGET),
             clean=args.clean,
+            resume=args.resume,
+            shard=shard,
+            log=sys.stdout if args.log_json else None,
         )
     except Interrupted as exc:
         print(f"interrupted by {signal.Signals(exc.signum).name}: report written", file=sys.stderr)
@@ -205,8 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler)
         if client is not None:
             client.close()
-    print(report.summary())
-    print(f"report: {report.output_dir}/{report.name}")
+    if not args.quiet:
+        stream = sys.stderr if args.log_json else sys.stdout
+        print(report.summary(), file=stream)
+        print(f"report: {report.output_dir}/{report.name}", file=stream)
     return report.exit_code
 
 

@@ -35,6 +35,11 @@ def _read_json(path: PathLike, what: str) -> Any:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise InputFormatError(f"{what} file {p} is not valid JSON: {exc}") from None
+        except RecursionError:
+            # arrays/objects nested deeper than orjson's limit (1024) and the interpreter's
+            raise InputFormatError(
+                f"{what} file {p} is nested too deeply to be an MD.ai export: {exc}"
+            ) from None
 
 
 def load_annotations(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:

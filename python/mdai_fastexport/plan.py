@@ -13,10 +13,15 @@ shards) and SEG jobs are checked against a memory budget before they run.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from ._version import __version__
 from .codes import safe_name, uid_from
 from .headers import integer
 from .index import AnnotationTable, Annotator, ExportIndex, Geometry, Label
@@ -84,6 +89,7 @@ class SegJob:
     series_instance_uid: str
     sop_instance_uid: str
     cost: float
+    digest: str = ""
 
     @property
     def kind(self) -> str:
@@ -111,6 +117,7 @@ class SrJob:
     series_instance_uid: str
     sop_instance_uid: str
     cost: float
+    digest: str = ""
 
     @property
     def kind(self) -> str:
@@ -359,3 +366,72 @@ def plan_sr(index: ExportIndex) -> list[SrJob]:
         )
     _dedupe_filenames(jobs)
     return jobs
+
+
+class Digests:
+    """Input digests of jobs: what went into a file (its annotations with their geometry,
+    labels, annotator, the headers of the instances it references, its UIDs and name) and
+    this version of the software. Equal digests mean byte-identical files, which is what
+    ``--resume`` relies on. Each header is hashed once per run."""
+
+    def __init__(self, index: ExportIndex) -> None:
+        self._index = index
+        self._headers: dict[str, bytes] = {}
+
+    def _header(self, uid: str) -> bytes:
+        h = self._headers.get(uid)
+        if h is None:
+            tags = self._index.instances[uid].tags
+            raw = orjson.dumps(
+                tags, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=str
+            )
+            h = hashlib.blake2b(raw, digest_size=16).digest()
+            self._headers[uid] = h
+        return h
+
+    def __call__(self, job: Job) -> str:
+        b = job.batch
+        g = b.geometry
+        h = hashlib.blake2b(digest_size=20)
+        h.update(
+            orjson.dumps(
+                [
+                    __version__,
+                    job.kind,
+                    job.filename,
+                    job.sop_instance_uid,
+                    job.series_instance_uid,
+                    dataclasses.asdict(job.annotator),
+                    [dataclasses.asdict(lab) for lab in _job_labels(job)],
+                    [b.ids, b.tracking, b.label_ids, b.series_uids, b.sop_uids, b.frames],
+                    [b.notes, b.times, b.from_model, b.parent_tracking, b.parent_labels],
+                    list(job.instance_uids),
+                ],
+                default=str,
+            )
+        )
+        for arr in (
+            g.kind,
+            g.param,
+            g.ann_ring_offsets,
+            g.ring_vertex_offsets,
+            g.ring_is_hole,
+            g.vertices,
+        ):
+            h.update(arr.tobytes())
+        for uid in job.instance_uids:
+            h.update(self._header(uid))
+        return h.hexdigest()
+
+
+def _job_labels(job: Job) -> list[Label]:
+    if isinstance(job, SegJob):
+        return [*job.segments, *(job.parents[k] for k in sorted(job.parents))]
+    return [job.labels[k] for k in sorted(job.labels)]
+
+
+def add_digests(index: ExportIndex, jobs: Iterable[Job]) -> None:
+    """Set :attr:`digest` on every job."""
+    digests = Digests(index)
+    for job in jobs:
+        job.digest = digests(job)

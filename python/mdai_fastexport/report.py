@@ -96,6 +96,9 @@ class RunReport:
         stale: Files of this format in the folder that this run did not write (an
             earlier run's), left in place.
         removed: Such files removed because the run was asked to clean the folder.
+        reused: Files an earlier run finished, reused by ``resume`` (also in ``files``).
+        shard: For a shard of a job array: its index, count, the plan's digest and file
+            names, the files it planned and those that failed to build.
     """
 
     output_format: str
@@ -109,11 +112,20 @@ class RunReport:
     not_written: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    shard: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
-        """The manifest's file name in the output folder."""
-        return report_name(self.output_format)
+        """The manifest's file name in the output folder (``report.seg.shard-2-of-8.json``
+        for a shard)."""
+        if self.shard is None:
+            return report_name(self.output_format)
+        width = len(str(self.shard["count"]))
+        return (
+            f"report.{self.output_format.lower()}.shard-{self.shard['index'] + 1:0{width}d}-of-"
+            f"{self.shard['count']}.json"
+        )
 
     @property
     def ok(self) -> bool:
@@ -145,10 +157,12 @@ class RunReport:
             "not_written": self.not_written,
             "stale": self.stale,
             "removed": self.removed,
+            "reused": self.reused,
             "skip_counts": self.skip_counts(),
             "skips": [dataclasses.asdict(s) for s in self.skips],
             "warnings": self.warnings,
             "internal_errors": self.internal_errors,
+            **({"shard": self.shard} if self.shard is not None else {}),
         }
 
     def to_json(self) -> bytes:
@@ -198,6 +212,14 @@ class RunReport:
             )
         if self.removed:
             lines.append(f"removed: {len(self.removed)} stale file(s) of an earlier run")
+        if self.reused:
+            lines.append(f"resumed: {len(self.reused)} file(s) of an earlier run reused unchanged")
+        if self.shard is not None:
+            lines.append(
+                f"shard {self.shard['index'] + 1} of {self.shard['count']}: "
+                f"{len(self.shard['planned'])} of {len(self.shard['plan'])} planned file(s); "
+                "merge the shards with: mdai-fastexport merge-reports OUT"
+            )
         if self.warnings:
             lines.append(f"warnings: {len(self.warnings)}")
             for w in self.warnings[:3]:

@@ -1,0 +1,354 @@
+"""Step 7 of the data path: run a whole export and write its report.
+
+:func:`run_export` drives load → index → plan → (rasterise →) build → write,
+then writes the manifest. Where the jobs run is :mod:`.schedule`'s business,
+what a job does :mod:`.workers`'.
+
+Around the jobs it keeps the output folder true:
+
+* temporary files of an earlier killed run are removed; files of this format
+  that the plan does not produce are reported as ``stale`` (or removed with
+  ``clean``);
+* every finished file gets a line in the run journal (:mod:`..journal`);
+  ``resume`` reuses files whose recorded input digest matches the plan's;
+* a shard (:mod:`..shards`) runs its part of the plan and writes its own
+  manifest;
+* an interruption (SIGINT/SIGTERM) stops the workers, removes temporary files
+  and writes the report of what finished, marked interrupted; a failed worker
+  pool is one skip, and files it may have left are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from ..errors import Interrupted, OptionError, OutputError, StrictModeError
+from ..index import ExportIndex, RasterOptions, build_index
+from ..journal import Journal, journal_name, read_journals, record, reusable
+from ..load import PathLike, load_annotations, load_metadata
+from ..plan import DEFAULT_MEMORY_BUDGET, Job, add_digests, plan_seg, plan_sr
+from ..report import RunReport, Skip
+from ..shards import WHOLE, Shard, plan_digest, select
+from ..write import write_bytes
+from .schedule import Progress, outcomes
+from .workers import JobOutcome, WorkBatch, make_batches, run_batch, run_job
+
+OutputFormat = Literal["SEG", "SR"]
+
+__all__ = [
+    "JobOutcome",
+    "OutputFormat",
+    "WorkBatch",
+    "check_options",
+    "make_batches",
+    "run_batch",
+    "run_export",
+    "run_job",
+]
+
+
+def check_options(
+    n_jobs: object, backend: object, frame_base: object, memory_budget: object
+) -> None:
+    """Validate run options the same way for the API and the CLI.
+
+    Raises:
+        OptionError: the option and its value are named.
+    """
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise OptionError(
+            f"n_jobs must be a non-zero integer (1 = in-process, -1 = all cores), not {n_jobs!r}"
+        )
+    if backend is not None:
+        from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS
+
+        known = sorted({*BACKENDS, *EXTERNAL_BACKENDS})
+        if not isinstance(backend, str) or backend not in known:
+            raise OptionError(f"unknown backend {backend!r}; one of {', '.join(known)}")
+        if backend == "dask":
+            _check_dask()
+    if frame_base not in (0, 1) or isinstance(frame_base, bool):
+        raise OptionError(f"frame_base must be 0 or 1, not {frame_base!r}")
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget <= 0:
+        raise OptionError(
+            f"memory_budget must be a positive number of bytes, not {memory_budget!r}"
+        )
+
+
+def _check_dask() -> None:
+    """joblib's dask backend needs dask.distributed and a connected client.
+
+    Raises:
+        OptionError: what is missing, and how to get it.
+    """
+    try:
+        from distributed import get_client
+    except ImportError:
+        raise OptionError(
+            "backend 'dask' needs dask.distributed: pip install 'mdai-fastexport[dask]'"
+        ) from None
+    try:
+        get_client()
+    except ValueError:
+        raise OptionError(
+            "backend 'dask' needs a dask.distributed Client: create one first (Client("
+            "'tcp://scheduler:8786') or Client(LocalCluster())), or use the CLI's "
+            "--backend dask [--scheduler ADDRESS]"
+        ) from None
+    from joblib.parallel import EXTERNAL_BACKENDS, register_parallel_backend  # noqa: F401
+
+    EXTERNAL_BACKENDS["dask"]()  # registers joblib's DaskDistributedBackend
+
+
+def _prepare_output(out: Path, fmt: str) -> list[str]:
+    """Create/check the output folder, remove our temporary files left by a killed run, and
+    return the names of this format's files already there.
+
+    Raises:
+        OutputError: the folder cannot be created or written.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"the output path {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"the output folder {out} is not writable")
+    existing = []
+    for p in out.iterdir():
+        if p.name.startswith(f".DICOM_{fmt}_") and p.name.endswith(".tmp"):
+            p.unlink(missing_ok=True)
+        elif p.name.startswith(f"DICOM_{fmt}_") and p.name.endswith(".dcm"):
+            existing.append(p.name)
+    return sorted(existing)
+
+
+def _write_report(report: RunReport, out: Path) -> None:
+    try:
+        write_bytes(report.to_json(), out, report.name)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {out / report.name}: {exc.strerror or exc}; "
+            f"{len(report.files)} file(s) were written before"
+        ) from None
+
+
+def _plan(
+    index: ExportIndex, fmt: str, combine_label_groups: bool, memory_budget: int
+) -> tuple[list[Job], list[Skip]]:
+    if fmt == "SEG":
+        jobs, skips = plan_seg(index, combine_label_groups, memory_budget)
+        return list(jobs), skips
+    return list(plan_sr(index)), []
+
+
+def run_export(
+    output_format: OutputFormat,
+    annotations: PathLike | dict[str, Any],
+    metadata: PathLike | dict[str, Any],
+    out_dir: PathLike,
+    *,
+    combine_label_groups: bool = True,
+    n_jobs: int = -1,
+    strict: bool = False,
+    raster: RasterOptions | None = None,
+    backend: str | None = None,
+    progress: bool = False,
+    frame_base: int = 0,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    clean: bool = False,
+    resume: bool = False,
+    shard: Shard = WHOLE,
+    log: IO[str] | None = None,
+) -> RunReport:
+    """Run a whole export: load → index → plan → (rasterise →) build → write → report.
+
+    Args:
+        resume: Reuse files an earlier run into ``out_dir`` finished, when their recorded
+            input digest matches (see :mod:`..journal`).
+        shard: Run only this shard of the plan (see :mod:`..shards`).
+        log: Write one JSON line per finished file to this stream (``--log-json``).
+        Other arguments: see :func:`..api.export_seg`.
+
+    Raises:
+        OptionError: an option has an invalid value (nothing read or written).
+        InputFormatError: a file is unreadable or not the expected export.
+        InputMismatchError: the files do not describe the same data.
+        StrictModeError: ``strict`` and there were problems; nothing was written.
+        OutputError: the output folder cannot be used, or the report cannot be written.
+        Interrupted: a signal stopped the run (the report of what finished is written).
+    """
+    fmt = str(output_format).upper()
+    if fmt not in ("SEG", "SR"):
+        raise OptionError(f'output format must be "SEG" or "SR", not {output_format!r}')
+    check_options(n_jobs, backend, frame_base, memory_budget)
+    index = build_index(
+        load_annotations(annotations), load_metadata(metadata), raster, frame_base=frame_base
+    )
+    report = RunReport(output_format=fmt, output_dir=str(Path(out_dir).resolve()))
+    report.inputs = dict(index.counts)
+    report.warnings.extend(index.warnings)
+    plan, plan_skips = _plan(index, fmt, combine_label_groups, memory_budget)
+    if shard.index == 0:  # problems of the inputs are reported by the first shard only
+        report.skips.extend(_relevant_skips(index, fmt))
+        report.skips.extend(plan_skips)
+    report.inputs["jobs"] = len(plan)
+    names = [j.filename for j in plan]
+    positions = select([j.cost for j in plan], names, shard)
+    jobs = [plan[k] for k in positions]
+    if shard.count > 1:
+        report.shard = {
+            "index": shard.index,
+            "count": shard.count,
+            "plan_digest": plan_digest(names),
+            "plan": names,
+            "planned": [j.filename for j in jobs],
+        }
+
+    if strict and report.skips:
+        problems = [f"[{s.reason}] {s.detail}" for s in report.skips]
+        raise StrictModeError(
+            f"strict mode: {len(problems)} problem(s) in the inputs, nothing written; first: "
+            + problems[0],
+            problems,
+        )
+
+    out = Path(out_dir)
+    existing = _prepare_output(out, fmt)
+    add_digests(index, jobs)
+    done: list[JobOutcome] = []
+    todo: list[tuple[int, Job]] = []
+    previous = read_journals(out, fmt) if resume else {}
+    for k, job in zip(positions, jobs, strict=True):
+        again = reusable(previous.get(job.filename), job.digest, out)
+        if again is not None:
+            done.append(JobOutcome(k, file=again, reused=True))
+        else:
+            todo.append((k, job))
+    journal = Journal(out / journal_name(fmt, shard.suffix), log)
+    for r in done:
+        journal.write(record(r.file, plan[r.order].digest))  # type: ignore[arg-type]
+    bar = Progress(len(jobs), progress)
+    for r in done:
+        bar.update(r)
+    try:
+        for r in outcomes(
+            [j for _, j in todo], [k for k, _ in todo], index, out, n_jobs, backend, bar
+        ):
+            done.append(r)
+            bar.update(r)
+            if r.file is not None:
+                journal.write(record(r.file, plan[r.order].digest))
+    except (Interrupted, KeyboardInterrupt) as exc:
+        bar.close()
+        journal.close()
+        report.interrupted = (
+            signal.Signals(exc.signum).name if isinstance(exc, Interrupted) else "SIGINT"
+        )
+        _collect(report, plan, positions, done)
+        _prepare_output(out, fmt)  # temporary files of the jobs cut short
+        _write_report(report, out)
+        raise
+    except Exception as exc:  # the pool itself failed (a worker killed, e.g. out of memory)
+        _collect(report, plan, positions, done)
+        _record_unfinished(report, out, exc)
+    else:
+        _collect(report, plan, positions, done)
+    finally:
+        bar.close()
+    journal.rewrite([record(f, plan[names.index(f.path)].digest) for f in report.files])
+    planned = set(names)
+    report.stale = [name for name in existing if name not in planned]
+    if clean:
+        for name in report.stale:
+            (out / name).unlink(missing_ok=True)
+        report.removed, report.stale = report.stale, []
+    _write_report(report, out)
+    return report
+
+
+def _collect(
+    report: RunReport, plan: list[Job], positions: list[int], done: list[JobOutcome]
+) -> None:
+    """Fold the outcomes into the report, in plan order."""
+    done.sort(key=lambda r: r.order)
+    for r in done:
+        if r.file is not None:
+            report.files.append(r.file)
+            if r.reused:
+                report.reused.append(r.file.path)
+        report.skips.extend(r.skips)
+        report.warnings.extend(r.warnings)
+        report.internal_errors += r.internal_error
+    finished = {r.order for r in done}
+    report.not_written = [plan[k].filename for k in positions if k not in finished]
+    if report.shard is not None:
+        written = {f.path for f in report.files}
+        report.shard["failed"] = [
+            plan[k].filename for k in positions if k in finished and plan[k].filename not in written
+        ]
+    if report.not_written and any(r.disk_full for r in done):
+        report.skips.append(
+            Skip(
+                "write_failed",
+                f"{len(report.not_written)} file(s) not attempted after the disk filled up: "
+                + ", ".join(report.not_written[:3])
+                + (" ..." if len(report.not_written) > 3 else ""),
+            )
+        )
+    report.inputs["exported_annotations"] = sum(f.annotations for f in report.files)
+
+
+def _record_unfinished(report: RunReport, out: Path, exc: Exception) -> None:
+    """Jobs whose results never came back: one skip for them all; files some of them may
+    already have written are removed, so the folder holds exactly what the report lists
+    (a re-run writes them again, byte for byte)."""
+    cause = f"{type(exc).__name__}: {exc}"
+    for name in report.not_written:
+        (out / name).unlink(missing_ok=True)
+    report.skips.append(
+        Skip(
+            "worker_failed",
+            f"the worker pool failed ({cause}); {len(report.not_written)} file(s) not written: "
+            + ", ".join(report.not_written[:3])
+            + (" ..." if len(report.not_written) > 3 else ""),
+        )
+    )
+
+
+#: Skip reasons that matter to SEG whatever the label (the rest only for local labels).
+_SEG_ALWAYS = {
+    "unknown_label",
+    "invalid_annotation",
+    "unknown_scope",
+    "unsupported_mode",
+    "video_dataset",
+}
+
+
+def _relevant_skips(index: ExportIndex, fmt: str) -> list[Skip]:
+    """Index skips that matter for this output: SEG ignores global labels' problems."""
+    if fmt == "SR":
+        return list(index.skips)
+    out = []
+    for s in index.skips:
+        if (
+            s.reason in _SEG_ALWAYS
+            or s.sop_uid is not None
+            or s.reason
+            in (
+                "null_data",
+                "invalid_geometry",
+                "non_finite_vertex",
+                "empty_geometry",
+                "frame_out_of_range",
+                "invalid_frame",
+                "missing_frame_number",
+            )
+        ):
+            out.append(s)
+    return out

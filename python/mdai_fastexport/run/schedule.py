@@ -1,0 +1,108 @@
+"""Scheduling: where the jobs of a run execute.
+
+* one worker: in this process, job by job;
+* the default, several workers: joblib's ``multiprocessing`` backend, whose
+  workers are forked from this process on Linux — nothing to import, no
+  interpreter start-up to wait for, the index inherited — fed batches in waves
+  (joblib returns a pool's results as a list, so waves keep progress moving);
+* any other joblib backend (``loky``, ``threading``, ``dask`` for a
+  ``dask.distributed`` cluster): joblib's generator of results, batch by batch.
+
+Jobs are independent and deterministic, so the files do not depend on where
+they were built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from ..index import ExportIndex
+from ..plan import Job
+from .workers import JobOutcome, WorkBatch, image_cache, make_batches, run_batch, run_job
+
+#: Batches handed to the forked pool at once, per worker.
+WAVE_PER_WORKER = 2
+
+
+class Progress:
+    """A progress bar on stderr: files, annotations written, skips so far, ETA."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar: Any = None
+        self.annotations = 0
+        self.skips = 0
+        if enabled and total:
+            from tqdm import tqdm
+
+            tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked
+            self._bar = tqdm(total=total, unit="file", dynamic_ncols=True)
+
+    def update(self, outcome: JobOutcome) -> None:
+        if outcome.file is not None:
+            self.annotations += outcome.file.annotations
+        self.skips += len(outcome.skips)
+        if self._bar is not None:
+            self._bar.set_postfix(annotations=self.annotations, skips=self.skips, refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _orders(batches: list[WorkBatch], positions: list[int]) -> list[list[int]]:
+    """The plan positions of each batch's jobs."""
+    out, k = [], 0
+    for b in batches:
+        out.append(positions[k : k + len(b.jobs)])
+        k += len(b.jobs)
+    return out
+
+
+def outcomes(
+    jobs: list[Job],
+    positions: list[int],
+    index: ExportIndex,
+    out_dir: Path,
+    n_jobs: int,
+    backend: str | None,
+    progress: Progress,
+) -> Iterator[JobOutcome]:
+    """Run ``jobs`` (at plan ``positions``), yielding outcomes as they finish (any order).
+
+    Stops scheduling after a job reports a full disk.
+    """
+    workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
+    if workers <= 1 and backend is None:
+        image_of = image_cache({uid: inst.tags for uid, inst in index.instances.items()})
+        for job, k in zip(jobs, positions, strict=True):
+            r = run_job(job, k, image_of, out_dir)
+            yield r
+            if r.disk_full:
+                return
+        return
+    batches = make_batches(jobs, index, workers)
+    calls = [
+        joblib.delayed(run_batch)(b, o, str(out_dir))
+        for b, o in zip(batches, _orders(batches, positions), strict=True)
+    ]
+    if backend is None:
+        with joblib.Parallel(n_jobs=workers, backend="multiprocessing") as parallel:
+            wave = workers * WAVE_PER_WORKER
+            for start in range(0, len(calls), wave):
+                for results in parallel(calls[start : start + wave]):
+                    yield from results
+                    if any(r.disk_full for r in results):
+                        return
+        return
+    # parallel_config, not Parallel(backend=...): joblib 1.6's dask backend only works this way
+    with joblib.parallel_config(backend=backend):
+        parallel = joblib.Parallel(n_jobs=workers, return_as="generator_unordered")
+        for results in parallel(calls):
+            yield from results
+            if any(r.disk_full for r in results):
+                return

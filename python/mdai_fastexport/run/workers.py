@@ -1,0 +1,195 @@
+"""Worker side of a run: batches of jobs, and building and writing their files.
+
+A :class:`WorkBatch` carries jobs with the headers of every instance they
+reference, once, so a header crosses a process boundary once per batch however
+many annotators' files use it; :func:`run_batch` builds each source image's
+geometry once per batch. Every failure of a job becomes a skip in its
+:class:`JobOutcome`, never a raise.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExportError, GeometryError
+from ..images import SourceImage, source_image
+from ..index import ExportIndex
+from ..plan import Job, SegJob
+from ..report import Skip, WrittenFile
+from ..write import write_chunks
+
+#: Batches per worker: enough to balance two cores to the end, few enough to amortise
+#: shipping the headers.
+BATCHES_PER_WORKER = 8
+
+
+@dataclass(slots=True)
+class WorkBatch:
+    """Jobs for one worker call, with each referenced header once."""
+
+    jobs: list[Job]
+    headers: dict[str, Mapping[str, Any]]
+
+
+@dataclass(slots=True)
+class JobOutcome:
+    """What one job produced: its file (or None), skips and warnings."""
+
+    order: int
+    file: WrittenFile | None = None
+    reused: bool = False
+    skips: list[Skip] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    disk_full: bool = False
+    internal_error: bool = False
+
+
+def make_batches(jobs: Sequence[Job], index: ExportIndex, workers: int) -> list[WorkBatch]:
+    """Consecutive jobs cut into batches of about equal cost, ``BATCHES_PER_WORKER`` per
+    worker, never splitting the jobs of one series (SEG) or study (SR): they share headers."""
+    total = sum(j.cost for j in jobs)
+    target = total / max(1, workers * BATCHES_PER_WORKER)
+    batches: list[WorkBatch] = []
+    current: list[Job] = []
+    cost = 0.0
+    for k, job in enumerate(jobs):
+        current.append(job)
+        cost += job.cost
+        following = jobs[k + 1] if k + 1 < len(jobs) else None
+        if cost >= target and (following is None or _unit(following) != _unit(job)):
+            batches.append(_batch(current, index))
+            current, cost = [], 0.0
+    if current:
+        batches.append(_batch(current, index))
+    return batches
+
+
+def _unit(job: Job) -> str:
+    return job.series_uid if isinstance(job, SegJob) else job.study_uid
+
+
+def _batch(jobs: list[Job], index: ExportIndex) -> WorkBatch:
+    uids = {uid for job in jobs for uid in job.instance_uids}
+    return WorkBatch(jobs, {uid: index.instances[uid].tags for uid in sorted(uids)})
+
+
+def image_cache(headers: Mapping[str, Mapping[str, Any]]) -> Callable[[str], SourceImage]:
+    cache: dict[str, SourceImage] = {}
+
+    def image_of(uid: str) -> SourceImage:
+        img = cache.get(uid)
+        if img is None:
+            img = source_image(uid, headers[uid])
+            cache[uid] = img
+        return img
+
+    return image_of
+
+
+def job_skip(job: Job, reason: str, detail: str) -> Skip:
+    """A skip for a whole file: the file name, the cause, the study (and source series)."""
+    series = job.series_uid if isinstance(job, SegJob) else None
+    return Skip(reason, f"{job.filename} not written: {detail}", None, job.study_uid, series)
+
+
+def run_job(
+    job: Job, order: int, image_of: Callable[[str], SourceImage], out_dir: Path
+) -> JobOutcome:
+    """Build and write one file; every failure becomes a skip, never a raise."""
+    out = JobOutcome(order)
+    try:
+        if isinstance(job, SegJob):
+            from ..seg import build_seg
+
+            seg = build_seg(job, image_of)
+            write_chunks(out_dir, job.filename, seg.part10)
+            out.skips, out.warnings = seg.skips, seg.warnings
+            out.file = WrittenFile(
+                path=job.filename,
+                kind="SEG",
+                dataset_id=job.dataset_id,
+                study_uid=job.study_uid,
+                series_uid=job.series_uid,
+                annotator_id=job.annotator.key,
+                label_groups=job.label_groups,
+                sop_instance_uid=job.sop_instance_uid,
+                series_instance_uid=job.series_instance_uid,
+                annotations=seg.annotations,
+                segments=seg.segments,
+                frames=seg.frames,
+                bytes=len(seg.part10),
+            )
+        else:
+            from ..sr import build_sr
+
+            sr = build_sr(job, image_of)
+            write_chunks(out_dir, job.filename, sr.part10)
+            out.warnings = sr.warnings
+            out.file = WrittenFile(
+                path=job.filename,
+                kind="SR",
+                dataset_id=job.dataset_id,
+                study_uid=job.study_uid,
+                series_uid=None,
+                annotator_id=job.annotator.key,
+                label_groups=tuple(sorted({lab.group_name for lab in job.labels.values()})),
+                sop_instance_uid=job.sop_instance_uid,
+                series_instance_uid=job.series_instance_uid,
+                annotations=sr.annotations,
+                measurement_groups=sr.measurement_groups,
+                bytes=len(sr.part10),
+            )
+    except GeometryError as exc:
+        out.skips = [job_skip(job, "invalid_geometry", str(exc))]
+    except ExportError as exc:
+        out.skips = [job_skip(job, "build_failed", str(exc))]
+    except OSError as exc:
+        out.disk_full = exc.errno == errno.ENOSPC
+        out.skips = [job_skip(job, "write_failed", f"{exc.strerror or exc} ({out_dir})")]
+    except Exception as exc:  # a bug: reported as such (exit code 3), the run goes on
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        out.internal_error = True
+        out.skips = [
+            job_skip(
+                job,
+                "internal_error",
+                f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno}); "
+                "please report this",
+            )
+        ]
+    return out
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the process that started it dies (a killed run
+    must not leave workers behind); a no-op elsewhere."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_batch(batch: WorkBatch, orders: list[int], out_dir: str) -> list[JobOutcome]:
+    """Worker entry point: run every job of ``batch`` with one image cache."""
+    _die_with_parent()
+    image_of = image_cache(batch.headers)
+    out = Path(out_dir)
+    results = []
+    for job, order in zip(batch.jobs, orders, strict=True):
+        r = run_job(job, order, image_of, out)
+        results.append(r)
+        if r.disk_full:
+            break
+    return results
