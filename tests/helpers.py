@@ -32,6 +32,11 @@ def instances(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {m["SOPInstanceUID"]: m for d in meta["datasets"] for m in d["dicomMetadata"]}
 
 
+def annotator(a: dict[str, Any]) -> str:
+    """Who made an annotation: the model for model outputs, else the user."""
+    return a.get("modelId") or a.get("machineLearningModelId") or a["createdById"]
+
+
 def is_local(lab: dict[str, Any]) -> bool:
     return lab["scope"] == "INSTANCE" and lab.get("annotationMode") in LOCAL_MODES
 
@@ -47,7 +52,7 @@ def expected_seg_keys(ann_path: Path, meta_path: Path, split: bool) -> set[tuple
             continue
         if a.get("SOPInstanceUID") not in insts:
             continue
-        key = (a["datasetId"], a["SeriesInstanceUID"], a["createdById"])
+        key = (a["datasetId"], a["SeriesInstanceUID"], annotator(a))
         keys.add((*key, lab["group"]) if split else key)
     return keys
 
@@ -65,7 +70,7 @@ def local_annotations_by_frame(
             continue
         if a.get("SOPInstanceUID") not in insts:
             continue
-        out[(a["createdById"], lab["id"], a["SOPInstanceUID"], a.get("frameNumber") or 0)].append(
+        out[(annotator(a), lab["id"], a["SOPInstanceUID"], a.get("frameNumber") or 0)].append(
             dict(a, annotationMode=lab["annotationMode"])
         )
     return out

@@ -205,17 +205,17 @@ def test_failed_write_leaves_no_partial_file(pair, tmp_path, monkeypatch):
     assert [p.name for p in out.iterdir()] == ["report.seg.json"]
 
 
-def test_pixel_measures_only_per_frame_are_moved_to_shared(tmp_path):
-    """Vendor Enhanced images keep PixelMeasures per frame; highdicom needs them shared."""
+def test_pixel_measures_only_per_frame_are_shared_in_the_seg(tmp_path):
+    """Vendor Enhanced images (Philips, Siemens XA) keep PixelMeasures and PlaneOrientation in
+    every frame and nothing in the shared groups; the SEG shares them once."""
     ann, meta = make_exports(seed=4, ct_series=1, ct_slices=2, with_radiograph=False)
     mf = next(
         e["dicomTags"]
         for e in meta["datasets"][0]["dicomMetadata"]
         if "PerFrameFunctionalGroupsSequence" in e["dicomTags"]
     )
-    measures = mf["SharedFunctionalGroupsSequence"][0].pop("PixelMeasuresSequence")
-    for item in mf["PerFrameFunctionalGroupsSequence"]:
-        item["PixelMeasuresSequence"] = copy.deepcopy(measures)
+    assert "PixelMeasuresSequence" not in mf["SharedFunctionalGroupsSequence"][0]
+    measures = mf["PerFrameFunctionalGroupsSequence"][0]["PixelMeasuresSequence"]
     report = export_seg(ann, meta, tmp_path, n_jobs=1)
     assert report.ok
     multiframe = [f for f in report.files if f.series_uid == mf["SeriesInstanceUID"]]

@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from helpers import annotations, instances, labels, read
+from helpers import annotations, annotator, instances, labels, read
 from mdai_fastexport import export_sr
 from mdai_fastexport.sr.tid1500 import LABEL_CONCEPT, PARENT_CONCEPT
 from validators import dcentvfy_errors, dciodvfy_errors, dsrdump_errors
@@ -42,7 +42,7 @@ def _annotation_id(group) -> str:
 def test_one_sr_per_annotator_per_study(synthetic_export, sr_out):
     _, report = sr_out
     ann = read(synthetic_export[0])
-    expected = {(a["datasetId"], a["StudyInstanceUID"], a["createdById"]) for a in annotations(ann)}
+    expected = {(a["datasetId"], a["StudyInstanceUID"], annotator(a)) for a in annotations(ann)}
     assert {(f.dataset_id, f.study_uid, f.annotator_id) for f in report.files} == expected
     assert report.skips == []
 
@@ -57,19 +57,26 @@ def test_every_annotation_is_reported_with_label_parent_and_geometry(synthetic_e
     for f in report.files:
         ds = pydicom.dcmread(out / f.path)
         assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"
-        observer = next(
-            i
-            for i in _walk(ds.ContentSequence)
-            if i.ConceptNameCodeSequence[0].CodeValue == "121008"
-        )
-        assert (
-            str(observer.PersonName).replace("^", " ").split()[0] in users[f.annotator_id]["name"]
-        )
+        if f.annotator_id in users:  # a person: the observer's name is theirs
+            observer = next(
+                i
+                for i in _walk(ds.ContentSequence)
+                if i.ConceptNameCodeSequence[0].CodeValue == "121008"
+            )
+            name = str(observer.PersonName).replace("^", " ").split()[0]
+            assert name in users[f.annotator_id]["name"]
+        else:  # a model: a device observer named after it
+            device = next(
+                i
+                for i in _walk(ds.ContentSequence)
+                if i.ConceptNameCodeSequence[0].CodeValue == "121013"
+            )
+            assert f.annotator_id in device.TextValue
         for g in _groups(ds):
             aid = _annotation_id(g)
             a = by_id[aid]
             lab = labs[a["labelId"]]
-            assert a["createdById"] == f.annotator_id and a["StudyInstanceUID"] == f.study_uid
+            assert annotator(a) == f.annotator_id and a["StudyInstanceUID"] == f.study_uid
             codes = {
                 (i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeMeaning)
                 for i in g.ContentSequence
@@ -110,7 +117,7 @@ def test_items_are_ordered_exam_series_image(synthetic_export, sr_out):
     ann = read(synthetic_export[0])
     labs = labels(ann)
     by_id = {a["id"]: a for a in annotations(ann)}
-    rank = {"EXAM": 0, "SERIES": 1, "INSTANCE": 2}
+    rank = {"STUDY": 0, "EXAM": 0, "SERIES": 1, "INSTANCE": 2}
     for f in report.files:
         ds = pydicom.dcmread(out / f.path)
         scopes = [rank[labs[by_id[_annotation_id(g)]["labelId"]]["scope"]] for g in _groups(ds)]
@@ -168,7 +175,7 @@ def test_sr_references_resolve(synthetic_export, sr_out):
         ds = pydicom.dcmread(out / f.path)
         evidence = {
             i.ReferencedSOPInstanceUID
-            for st in ds.CurrentRequestedProcedureEvidenceSequence
+            for st in ds.get("CurrentRequestedProcedureEvidenceSequence") or []
             for se in st.ReferencedSeriesSequence
             for i in se.ReferencedSOPSequence
         }
@@ -177,7 +184,7 @@ def test_sr_references_resolve(synthetic_export, sr_out):
             for it in _walk(ds.ContentSequence)
             for r in it.get("ReferencedSOPSequence") or []
         }
-        assert refs and refs <= evidence <= set(insts)
+        assert refs and refs == evidence <= set(insts)
         assert all(insts[u]["StudyInstanceUID"] == f.study_uid for u in refs)
 
 

@@ -341,7 +341,9 @@ def test_study_labels_only_give_an_sr(base, tmp_path):
     assert dciodvfy_errors(path) == [] and dsrdump_errors(path) == []
     ds, gs = groups(path)
     assert sorted(tracking(g) for g in gs) == ["A_lone1", "A_lone2"]
-    assert "CurrentRequestedProcedureEvidenceSequence" not in ds
+    # the library and the evidence list the study image that gave the patient and study
+    (study,) = ds.CurrentRequestedProcedureEvidenceSequence
+    assert study.StudyInstanceUID == parent["StudyInstanceUID"]
     hd.sr.srread(path)
 
 

@@ -112,6 +112,7 @@ class SrJob:
     series_instances: dict[str, list[str]]  # series of series-level labels -> their SOP UIDs
     referenced_uids: list[str]  # every instance the SR references, study order
     header_uid: str  # the instance whose patient/study attributes the SR copies
+    series_of: dict[str, str]  # series of every instance above (from the metadata index)
     batch: Batch
     filename: str
     series_instance_uid: str
@@ -348,6 +349,9 @@ def plan_sr(index: ExportIndex) -> list[SrJob]:
                 series_instances=series_instances,
                 referenced_uids=referenced,
                 header_uid=header_uid,
+                series_of={
+                    uid: index.instances[uid].series_uid for uid in [*referenced, header_uid]
+                },
                 batch=batch,
                 filename="_".join(
                     [

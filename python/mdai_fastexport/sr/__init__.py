@@ -60,6 +60,11 @@ def _content(
     groups = MeasurementGroups(enc, job.labels, image_of, job.series_instances)
     measurements, n_groups = groups.build(job.batch)
     referenced = [image_of(uid) for uid in job.referenced_uids if uid in groups.referenced]
+    if not referenced:
+        # study labels only: the library (TID 1600: one group or more; OHIF reads it
+        # unconditionally) lists the image whose header gave the patient and study
+        referenced = [image_of(job.header_uid)]
+        groups.reference(referenced[0], None)
     library = image_library(enc, referenced, series_of, groups.reference)
     items = [
         enc.code(HAS_MOD, LANGUAGE, EN_US),
@@ -79,12 +84,7 @@ def build_sr(job: SrJob, image_of: Callable[[str], SourceImage]) -> SrResult:
         ExportError: a referenced header lacks what the SR needs, or the patient/study
             identity is invalid (the message names the instance).
     """
-    series_of = {uid: se for se, uids in job.series_instances.items() for uid in uids}
-    for i, uid in enumerate(job.batch.sop_uids):
-        if uid:
-            series_of[uid] = job.batch.series_uids[i] or ""
-    for uid in job.referenced_uids:
-        series_of.setdefault(uid, image_of(uid).tags.get("SeriesInstanceUID") or "")
+    series_of = job.series_of
     longest = max(
         (
             int(o1 - o0)

@@ -1,14 +1,19 @@
 """Deterministic synthetic MD.ai exports for tests, benchmarks and the demo.
 
-The DICOM headers are real ones shipped offline with pydicom and pydicom-data
-(never downloaded): ``CT_small.dcm`` (CT with a frame of reference),
-``RG3_UNCI.dcm`` (CR radiograph, no frame of reference, resized to an odd
-301x257 so ``rows * cols`` is not a multiple of 8) and ``eCT_Supplemental.dcm``
-(Enhanced CT, 2 frames of 512x512 with functional groups). UIDs, ids and timestamps are
-derived from the arguments, so the same call returns byte-identical JSON.
+The DICOM headers are real ones, bundled in ``headers/`` (see its SOURCES.md;
+no download, no test-only package): ``CT_small`` (CT with a frame of
+reference), ``RG3_UNCI`` (CR radiograph, no frame of reference, resized to an
+odd 301x257 so ``rows * cols`` is not a multiple of 8) and ``eCT_Supplemental``
+(Enhanced CT, 2 frames of 512x512 with functional groups). UIDs, ids and
+timestamps are derived from the arguments, so the same call returns
+byte-identical JSON.
 
-Assumption on the format: ``frameNumber`` is the 0-based index of the frame in
-a multi-frame instance (null for single-frame images).
+What real exports hold, on by default (FORMATS.md): labels of scope ``STUDY``;
+the multi-frame instance's pixel measures and orientation only in the
+per-frame functional groups (as Philips and Siemens write them); a series
+whose slices repeat their positions (two echoes); an annotator who only made
+study labels; annotations made by a model (``modelId``). ``frameNumber`` is
+the 0-based index of the frame in a multi-frame instance.
 """
 
 from __future__ import annotations
@@ -22,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pydicom
-from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -75,11 +78,22 @@ def _value(vr: str, v: Any) -> Any:
     return _scalar(vr, v)
 
 
-def _header(name: str) -> Dataset:
-    path = get_testdata_file(name, download=False)
-    if path is None:
-        raise FileNotFoundError(f"{name} not found offline (install pydicom-data)")
-    return pydicom.dcmread(path, stop_before_pixels=True)
+def _header(name: str) -> dict[str, Any]:
+    """A bundled header (``headers/<name>.json``) as ``dicomTags``."""
+    return orjson.loads((Path(__file__).parent / "headers" / f"{name}.json").read_bytes())
+
+
+def _per_frame_only(tags: dict[str, Any]) -> None:
+    """Move pixel measures and orientation from the shared functional groups into every
+    frame, as Philips and Siemens Enhanced MR headers have them."""
+    shared = tags["SharedFunctionalGroupsSequence"][0]
+    moved = {
+        k: shared.pop(k)
+        for k in ("PixelMeasuresSequence", "PlaneOrientationSequence")
+        if k in shared
+    }
+    for frame in tags["PerFrameFunctionalGroupsSequence"]:
+        frame.update(copy.deepcopy(moved))
 
 
 class _Ids:
@@ -98,7 +112,7 @@ class _Ids:
 
 # (group, name, scope, mode, radlex, parent name)
 _LABELS = [
-    ("Default group", "Normal exam", "EXAM", None, [], None),
+    ("Default group", "Normal exam", "STUDY", None, [], None),
     ("Default group", "Motion artifact", "SERIES", None, [], None),
     ("Default group", "Key image", "INSTANCE", None, [], None),
     ("Default group", "Lesion", "INSTANCE", "polygon", ["RID3874"], None),
@@ -109,7 +123,7 @@ _LABELS = [
     ("Default group", "Marker", "INSTANCE", "location", [], None),
     ("Default group", "Cyst", "INSTANCE", "ellipse", [], None),
     ("Default group", "Organ mask", "INSTANCE", "mask", [], None),
-    ("Findings", "Follow-up recommended", "EXAM", None, [], None),
+    ("Findings", "Follow-up recommended", "STUDY", None, [], None),
     ("Findings", "Contrast phase", "SERIES", None, [], None),
     ("Findings", "Arterial phase", "SERIES", None, [], "Contrast phase"),
     ("Findings", "Nodule", "INSTANCE", "bbox", ["RID3875"], None),
@@ -216,6 +230,10 @@ def make_exports(
     with_radiograph: bool = True,
     with_multiframe: bool = True,
     n_annotators: int = 3,
+    study_only_annotator: bool = True,
+    model_annotations: bool = True,
+    per_frame_groups: bool = True,
+    repeated_positions: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build ``(annotation_export, metadata_export)`` as JSON-able dicts.
 
@@ -230,6 +248,13 @@ def make_exports(
         with_radiograph: Add a study with one CR radiograph.
         with_multiframe: Add a study with one Enhanced CT multi-frame instance.
         n_annotators: Users; every study is annotated by all of them.
+        study_only_annotator: Add a user who made only study labels.
+        model_annotations: Add annotations made by a model (``modelId``) on the first CT
+            series of each CT study.
+        per_frame_groups: Keep the multi-frame instance's pixel measures and orientation
+            only in its per-frame functional groups.
+        repeated_positions: Add to each CT study a series of two echoes whose slices share
+            their positions.
     """
     ids = _Ids(seed)
     rng = random.Random(seed)
@@ -241,6 +266,8 @@ def make_exports(
             ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Emmy Noether"][:n_annotators]
         )
     ]
+    # a reader who only gave study labels (added to ``users`` at the end)
+    reader = {"id": ids.short("U", "reader"), "name": "Rita Reader", "email": "rita@example.org"}
     groups: dict[str, dict[str, Any]] = {}
     by_name: dict[str, dict[str, Any]] = {}
     for k, (gname, name, scope, mode, radlex, parent) in enumerate(_LABELS):
@@ -389,21 +416,21 @@ def make_exports(
             )
 
     # --- CT study -------------------------------------------------------------------------
-    ct = _header("CT_small.dcm")
-    ct_tags = dataset_to_tags(ct)
+    ct_tags = _header("ct_small")
+    model = {"modelId": ids.short("M", "model"), "createdById": users[0]["id"]}
     for study_k in range(ct_studies):
-        rows, cols = ct_size or (int(ct.Rows), int(ct.Columns))
+        rows, cols = ct_size or (int(ct_tags["Rows"]), int(ct_tags["Columns"]))
         st = ids.uid("study", "ct", study_k) if study_k else ids.uid("study", "ct")
         studies.append({"StudyInstanceUID": st, "number": len(studies) + 1})
         for_uid = ids.uid("for", "ct", study_k) if study_k else ids.uid("for", "ct")
-        iop = [float(v) for v in ct.ImageOrientationPatient]
+        iop = [float(v) for v in ct_tags["ImageOrientationPatient"]]
         normal = [
             iop[1] * iop[5] - iop[2] * iop[4],
             iop[2] * iop[3] - iop[0] * iop[5],
             iop[0] * iop[4] - iop[1] * iop[3],
         ]
-        thickness = float(ct.SliceThickness or 1.0)
-        origin = [float(v) for v in ct.ImagePositionPatient]
+        thickness = float(ct_tags.get("SliceThickness") or 1.0)
+        origin = [float(v) for v in ct_tags["ImagePositionPatient"]]
         ct_series_uids: list[str] = []
         ct_sops: list[str] = []
         for s in range(ct_series):
@@ -452,6 +479,20 @@ def make_exports(
                         note="check size" if serial % 11 == 5 else None,
                     )
             ct_sops.extend(sops)
+            if model_annotations and s == 0:
+                for k, sop in enumerate(sops):
+                    a = add(
+                        by_name[("Lesion", "Organ mask", "Nodule")[k % 3]],
+                        st,
+                        se,
+                        sop,
+                        users[0],
+                        geo.data(("polygon", "mask", "bbox")[k % 3], rows, cols, serial),
+                        rows,
+                        cols,
+                    )
+                    a.update(model)
+                    serial += 1
             # a parent/child pair (child label's annotation + its parent label's) per annotator
             for u_k, user in enumerate(users):
                 sop = sops[(u_k + 1) % len(sops)]
@@ -469,11 +510,37 @@ def make_exports(
                     parent_ann=parent["id"],
                 )
         globals_for(st, ct_series_uids, ct_sops, rows, cols)
+        if repeated_positions:
+            # two echoes per position: each ImagePositionPatient twice in one series
+            se = ids.uid("series", "echo", study_k)
+            for i in range(4):
+                sop = ids.uid("sop", "echo", study_k, i)
+                tags = copy.deepcopy(ct_tags)
+                z = -(i // 2) * thickness
+                tags.update(patient(0) if not study_k else patient(3 + study_k))
+                tags.update(
+                    {
+                        "FrameOfReferenceUID": for_uid,
+                        "SeriesNumber": ct_series + 1,
+                        "SeriesDescription": "Dual echo",
+                        "InstanceNumber": i + 1,
+                        "EchoNumbers": 1 + i % 2,
+                        "Rows": rows,
+                        "Columns": cols,
+                        "ImagePositionPatient": [
+                            round(o + z * n, 4) for o, n in zip(origin, normal, strict=True)
+                        ],
+                    }
+                )
+                instance(st, se, sop, tags)
+                for label in ("Lesion", "Outline"):
+                    local(by_name[label], st, se, sop, users[i % len(users)], rows, cols)
+        if study_only_annotator:
+            add(by_name["Normal exam"], st, None, None, reader, None, rows, cols)
 
     # --- CR study -------------------------------------------------------------------------
     if with_radiograph:
-        cr = _header("RG3_UNCI.dcm")
-        tags = dataset_to_tags(cr)
+        tags = _header("rg3_unci")
         st = ids.uid("study", "cr")
         studies.append({"StudyInstanceUID": st, "number": 2})
         se, sop = ids.uid("series", "cr"), ids.uid("sop", "cr")
@@ -495,12 +562,13 @@ def make_exports(
 
     # --- Enhanced CT multi-frame study ---------------------------------------------------
     if with_multiframe:
-        mr = _header("eCT_Supplemental.dcm")
-        tags = dataset_to_tags(mr)
+        tags = _header("ect_supplemental")
+        if per_frame_groups:
+            _per_frame_only(tags)
         st = ids.uid("study", "mr")
         studies.append({"StudyInstanceUID": st, "number": 3})
         se, sop = ids.uid("series", "mr"), ids.uid("sop", "mr")
-        rows, cols, n_frames = int(mr.Rows), int(mr.Columns), int(mr.NumberOfFrames)
+        rows, cols, n_frames = int(tags["Rows"]), int(tags["Columns"]), int(tags["NumberOfFrames"])
         tags.update(patient(2))
         tags.update(
             {
@@ -516,6 +584,8 @@ def make_exports(
                     local(by_name[name], st, se, sop, user, rows, cols, frame=f)
         globals_for(st, [se], [sop], rows, cols)
 
+    if study_only_annotator:
+        users.append(reader)
     project = f"Synthetic project {seed}"
     annotation_export = {
         "id": ids.short("P", "project"),
