@@ -32,5 +32,6 @@ lint:
 
 test: test-rust test-python lint
 
-bench: install
-	$(PYTHON) benchmarks/bench_export.py
+bench:
+	$(PIP) install --quiet ".[bench]"
+	$(PYTHON) benchmarks/bench_export.py $(BENCH_ARGS)

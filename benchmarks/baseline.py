@@ -4,25 +4,98 @@ What a careful engineer writes first with the same building blocks: the stdlib
 ``json`` parser, a linear scan to group annotations, a Python rasteriser
 (``skimage.draw`` for polygons, boxes, ellipses and discs; a distance test for
 strokes), one highdicom ``Segmentation`` per file built serially, and
-``save_as``. It writes the same files as ``export_seg`` (same grouping, same
-convention), only slower — the benchmark checks both wrote the same number of
-frames so the comparison is like for like.
+``save_as``. It writes the same files as ``export_seg`` (same grouping: one file
+per dataset, series and annotator (or model) with every label group; same pixel
+convention), only slower; the benchmark prints both frame counts so the
+comparison can be checked to be like for like.
+
+Only public building blocks are used (pydicom, highdicom, scikit-image): the
+``dicomTags`` → header conversion below is the benchmark's own, so the package's
+internals can change without touching this file.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import highdicom as hd
 import numpy as np
+from pydicom import Dataset
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.sequence import Sequence
+from pydicom.valuerep import DA, DT, TM, DSfloat
 from skimage import draw
 
-from mdai_fastexport.headers import tags_to_dataset
-
+#: Annotation modes that carry geometry (local labels).
 LOCAL = {"bbox", "polygon", "freeform", "line", "location", "ellipse", "mask"}
+_SKIP_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN", "OB or OW", "AT"}
+_INT_VRS = {"US", "SS", "UL", "SL", "UV", "SV", "US or SS"}
+_SKIP_KEYWORDS = {"PixelData", "SpecificCharacterSet"}
+_DATETIME_VRS: dict[str, Callable[[str], Any]] = {"DA": DA, "TM": TM, "DT": DT}
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _one_or_many(vals: list[Any]) -> Any:
+    return vals[0] if len(vals) == 1 else vals
+
+
+def tags_to_dataset(tags: Mapping[str, Any]) -> Dataset:
+    """Rebuild a pydicom header from a metadata export ``dicomTags`` dict.
+
+    A first-version converter: keywords looked up in pydicom's dictionary,
+    sequences recursed into, numbers converted for numeric VRs, binary and
+    unknown attributes (and anything else that does not convert) dropped, an
+    invalid date or time kept empty.
+    """
+    ds = Dataset()
+    for keyword, value in tags.items():
+        tag = tag_for_keyword(keyword)
+        if tag is None or keyword in _SKIP_KEYWORDS or value is None:
+            continue
+        vr = dictionary_VR(tag)
+        if vr in _SKIP_VRS:
+            continue
+        try:
+            if vr == "SQ":
+                converted: Any = Sequence(
+                    [tags_to_dataset(item) for item in value if isinstance(item, Mapping)]
+                )
+            elif vr in _INT_VRS:
+                ints = [int(float(v)) for v in _values(value)]
+                if vr == "US or SS":
+                    vr = "SS" if min(ints) < 0 else "US"
+                converted = _one_or_many(ints)
+            elif vr in ("FL", "FD"):
+                converted = _one_or_many([float(v) for v in _values(value)])
+            elif vr == "DS":
+                converted = _one_or_many([DSfloat(v, auto_format=True) for v in _values(value)])
+            elif vr == "IS":
+                converted = _one_or_many([int(float(v)) for v in _values(value)])
+            elif vr in _DATETIME_VRS:
+                # an invalid date/time (some exports have them) would make highdicom raise;
+                # kept empty, as the attribute may be required (type 2)
+                strings = [str(v) for v in _values(value)]
+                try:
+                    for v in strings:
+                        _DATETIME_VRS[vr](v)
+                    converted = _one_or_many(strings)
+                except ValueError:
+                    converted = None
+            elif isinstance(value, list):
+                converted = [str(v) for v in value]
+            else:
+                converted = str(value)
+            ds.add_new(tag, vr, converted)
+        except (TypeError, ValueError):
+            continue
+    return ds
 
 
 def _poly(mask: np.ndarray, pts: list[list[float]], value: bool = True) -> None:
@@ -79,12 +152,17 @@ def rasterize(
     return m
 
 
-def export_seg_baseline(ann_path: Path, meta_path: Path, out_dir: Path) -> int:
-    """Write one SEG per (dataset, series, annotator); return the number of frames written."""
+def export_seg_baseline(ann_path: Path, meta_path: Path, out_dir: Path) -> dict[str, int]:
+    """Write one SEG per (dataset, series, annotator).
+
+    Returns:
+        ``files``, ``frames`` and ``annotations`` (annotations rasterised) written.
+    """
     ann = json.loads(Path(ann_path).read_text())
     meta = json.loads(Path(meta_path).read_text())
     labels = {lab["id"]: lab for g in ann["labelGroups"] for lab in g["labels"]}
     entries = [m for d in meta["datasets"] for m in d["dicomMetadata"]]
+    known = {m["SOPInstanceUID"] for m in entries}
     out_dir.mkdir(parents=True, exist_ok=True)
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for d in ann["datasets"]:
@@ -92,12 +170,13 @@ def export_seg_baseline(ann_path: Path, meta_path: Path, out_dir: Path) -> int:
             lab = labels.get(a["labelId"])
             if not lab or lab["scope"] != "INSTANCE" or lab.get("annotationMode") not in LOCAL:
                 continue
-            if a.get("data") is None:
+            if a.get("data") is None or a.get("SOPInstanceUID") not in known:
                 continue
-            groups.setdefault((d["id"], a["SeriesInstanceUID"], a["createdById"]), []).append(a)
-    frames = 0
+            key = (d["id"], a["SeriesInstanceUID"], a.get("modelId") or a["createdById"])
+            groups.setdefault(key, []).append(a)
+    frames = annotations = 0
     for n, ((_did, series, _user), anns) in enumerate(sorted(groups.items())):
-        sops = []
+        sops: list[str] = []
         for a in anns:  # linear scans, as a first version would do
             if a["SOPInstanceUID"] not in sops:
                 sops.append(a["SOPInstanceUID"])
@@ -121,6 +200,7 @@ def export_seg_baseline(ann_path: Path, meta_path: Path, out_dir: Path) -> int:
             arr[plane, :, :, k] |= rasterize(
                 labels[a["labelId"]]["annotationMode"], a["data"], (rows, cols)
             )
+            annotations += 1
         descriptions = [
             hd.seg.SegmentDescription(
                 segment_number=k + 1,
@@ -149,4 +229,4 @@ def export_seg_baseline(ann_path: Path, meta_path: Path, out_dir: Path) -> int:
         )
         seg.save_as(out_dir / f"seg_{n:05d}.dcm")
         frames += int(seg.NumberOfFrames)
-    return frames
+    return {"files": len(groups), "frames": frames, "annotations": annotations}

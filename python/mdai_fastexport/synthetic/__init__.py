@@ -367,10 +367,10 @@ def make_exports(
         return {
             "PatientName": ["Doe^Jane", "Roe^Richard", "Smith^Ann"][k % 3],
             "PatientID": f"MDAI-{seed:03d}-{k:02d}",
-            "PatientBirthDate": f"19{60 + k}0{1 + k}15",
+            "PatientBirthDate": f"19{40 + k % 60}{1 + k % 12:02d}15",
             "PatientSex": "FO"[k % 2] if k % 2 else "F",
-            "StudyDate": f"202603{10 + k:02d}",
-            "StudyTime": f"{8 + k:02d}3000",
+            "StudyDate": f"2026{3 + k // 28 % 9:02d}{1 + k % 28:02d}",
+            "StudyTime": f"{8 + k % 10:02d}3000",
             "AccessionNumber": f"ACC{seed:03d}{k:03d}",
             "StudyID": f"S{k + 1}",
             "ReferringPhysicianName": "Welby^Marcus",
