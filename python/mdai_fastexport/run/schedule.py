@@ -14,7 +14,7 @@ they were built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,17 @@ import joblib
 
 from ..index import ExportIndex
 from ..plan import Job
-from .workers import JobOutcome, WorkBatch, image_cache, make_batches, run_batch, run_job
+from .workers import (
+    JobOutcome,
+    WorkBatch,
+    batch_ranges,
+    image_cache,
+    make_batches,
+    run_batch,
+    run_job,
+    run_shared_batch,
+    share,
+)
 
 #: Batches handed to the forked pool at once, per worker.
 WAVE_PER_WORKER = 2
@@ -33,6 +43,7 @@ class Progress:
 
     def __init__(self, total: int, enabled: bool) -> None:
         self._bar: Any = None
+        self.enabled = bool(enabled and total)
         self.annotations = 0
         self.skips = 0
         if enabled and total:
@@ -52,6 +63,22 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class _Headers(Mapping[str, Mapping[str, Any]]):
+    """The index's instance headers as a read-only mapping (no copy)."""
+
+    def __init__(self, index: ExportIndex) -> None:
+        self._instances = index.instances
+
+    def __getitem__(self, uid: str) -> Mapping[str, Any]:
+        return self._instances[uid].tags
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._instances)
+
+    def __len__(self) -> int:
+        return len(self._instances)
 
 
 def _orders(batches: list[WorkBatch], positions: list[int]) -> list[list[int]]:
@@ -85,20 +112,32 @@ def outcomes(
             if r.disk_full:
                 return
         return
+    if backend is None:
+        # forked workers inherit the jobs and headers: a batch is a range of jobs
+        ranges = batch_ranges(jobs, workers)
+        calls = [
+            joblib.delayed(run_shared_batch)(a, b, positions[a:b], str(out_dir)) for a, b in ranges
+        ]
+        share(jobs, _Headers(index))
+        try:
+            with joblib.Parallel(n_jobs=workers, backend="multiprocessing") as parallel:
+                share(None, None)
+                # results come back a wave at a time: short waves keep a progress bar moving,
+                # without one a single wave leaves no core idle between waves
+                wave = workers * WAVE_PER_WORKER if progress.enabled else len(calls)
+                for start in range(0, len(calls), wave):
+                    for results in parallel(calls[start : start + wave]):
+                        yield from results
+                        if any(r.disk_full for r in results):
+                            return
+        finally:
+            share(None, None)
+        return
     batches = make_batches(jobs, index, workers)
     calls = [
         joblib.delayed(run_batch)(b, o, str(out_dir))
         for b, o in zip(batches, _orders(batches, positions), strict=True)
     ]
-    if backend is None:
-        with joblib.Parallel(n_jobs=workers, backend="multiprocessing") as parallel:
-            wave = workers * WAVE_PER_WORKER
-            for start in range(0, len(calls), wave):
-                for results in parallel(calls[start : start + wave]):
-                    yield from results
-                    if any(r.disk_full for r in results):
-                        return
-        return
     # parallel_config, not Parallel(backend=...): joblib 1.6's dask backend only works this way
     with joblib.parallel_config(backend=backend):
         parallel = joblib.Parallel(n_jobs=workers, return_as="generator_unordered")

@@ -35,7 +35,7 @@ class WorkBatch:
     """Jobs for one worker call, with each referenced header once."""
 
     jobs: list[Job]
-    headers: dict[str, Mapping[str, Any]]
+    headers: Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(slots=True)
@@ -51,24 +51,27 @@ class JobOutcome:
     internal_error: bool = False
 
 
-def make_batches(jobs: Sequence[Job], index: ExportIndex, workers: int) -> list[WorkBatch]:
-    """Consecutive jobs cut into batches of about equal cost, ``BATCHES_PER_WORKER`` per
-    worker, never splitting the jobs of one series (SEG) or study (SR): they share headers."""
+def batch_ranges(jobs: Sequence[Job], workers: int) -> list[tuple[int, int]]:
+    """Consecutive jobs cut into ``(start, stop)`` batches of about equal cost,
+    ``BATCHES_PER_WORKER`` per worker, never splitting the jobs of one series (SEG) or
+    study (SR): they share headers."""
     total = sum(j.cost for j in jobs)
     target = total / max(1, workers * BATCHES_PER_WORKER)
-    batches: list[WorkBatch] = []
-    current: list[Job] = []
-    cost = 0.0
+    ranges: list[tuple[int, int]] = []
+    start, cost = 0, 0.0
     for k, job in enumerate(jobs):
-        current.append(job)
         cost += job.cost
         following = jobs[k + 1] if k + 1 < len(jobs) else None
-        if cost >= target and (following is None or _unit(following) != _unit(job)):
-            batches.append(_batch(current, index))
-            current, cost = [], 0.0
-    if current:
-        batches.append(_batch(current, index))
-    return batches
+        if following is None or (cost >= target and _unit(following) != _unit(job)):
+            ranges.append((start, k + 1))
+            start, cost = k + 1, 0.0
+    return ranges
+
+
+def make_batches(jobs: Sequence[Job], index: ExportIndex, workers: int) -> list[WorkBatch]:
+    """:func:`batch_ranges` as batches that carry their headers (for workers that do not
+    share this process's memory)."""
+    return [_batch(list(jobs[a:b]), index) for a, b in batch_ranges(jobs, workers)]
 
 
 def _unit(job: Job) -> str:
@@ -179,6 +182,24 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+#: The jobs and headers of the running export, for workers forked from this process: they
+#: inherit them, so a batch is just a range of jobs (set by :func:`share` before forking).
+_SHARED: tuple[Sequence[Job], Mapping[str, Mapping[str, Any]]] | None = None
+
+
+def share(jobs: Sequence[Job] | None, headers: Mapping[str, Mapping[str, Any]] | None) -> None:
+    """Make ``jobs`` and ``headers`` visible to workers forked after this call (None clears)."""
+    global _SHARED
+    _SHARED = None if jobs is None or headers is None else (jobs, headers)
+
+
+def run_shared_batch(start: int, stop: int, orders: list[int], out_dir: str) -> list[JobOutcome]:
+    """Worker entry point in a forked worker: jobs ``start:stop`` of the shared run."""
+    assert _SHARED is not None, "run_shared_batch needs share() before the workers fork"
+    jobs, headers = _SHARED
+    return run_batch(WorkBatch(list(jobs[start:stop]), headers), orders, out_dir)
 
 
 def run_batch(batch: WorkBatch, orders: list[int], out_dir: str) -> list[JobOutcome]:
