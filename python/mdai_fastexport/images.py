@@ -58,6 +58,24 @@ class FrameGeometry:
         return self.spacing, self.thickness, self.spacing_between_slices
 
 
+#: Larger pixel spacings / slice thicknesses (mm) are input errors (1e308 reads back as
+#: infinity, and dciodvfy rejects it).
+MAX_MM = 1e6
+#: dciodvfy's tolerances for direction cosines: unit length, orthogonal.
+_UNIT_TOLERANCE = 4e-5
+_ORTHOGONAL_TOLERANCE = 1e-4
+
+
+def _orthonormal(ori: list[float]) -> bool:
+    """Whether ``ori`` holds two orthogonal unit vectors (row, column)."""
+    row, col = ori[:3], ori[3:]
+    return (
+        abs(math.hypot(*row) - 1) <= _UNIT_TOLERANCE
+        and abs(math.hypot(*col) - 1) <= _UNIT_TOLERANCE
+        and abs(sum(a * b for a, b in zip(row, col, strict=True))) <= _ORTHOGONAL_TOLERANCE
+    )
+
+
 def _item(seq: Any) -> Tags:
     if isinstance(seq, list) and seq and isinstance(seq[0], Mapping):
         return seq[0]
@@ -80,29 +98,33 @@ def _geometry(groups: list[Tags], problems: list[str], where: str) -> FrameGeome
                 "ImageOrientationPatient", g.get("ImageOrientationPatient")
             )
             ori = floats(ori_raw, 6)
-            if ori is not None:
-                row, col = ori[:3], ori[3:]
-                if math.hypot(*row) < 1e-3 or math.hypot(*col) < 1e-3:
-                    problems.append(f"{where}: ImageOrientationPatient {ori_raw!r} ignored")
-                    ori = None
+            if ori is not None and not _orthonormal(ori):
+                # zero, non-unit (1e308, 2.5) or non-orthogonal direction cosines: dciodvfy
+                # rejects them in a SEG, and they describe no plane
+                problems.append(
+                    f"{where}: ImageOrientationPatient {ori_raw!r} ignored (not two "
+                    "orthogonal unit vectors)"
+                )
+                ori = None
         pm = _item(g.get("PixelMeasuresSequence")) or g
         if spacing is None and pm.get("PixelSpacing") is not None:
             sp_raw = pm.get("PixelSpacing")
             spacing = floats(sp_raw, 2)
-            if spacing is None or min(spacing) <= 0:
+            if spacing is None or min(spacing) <= 0 or max(spacing) > MAX_MM:
                 problems.append(
-                    f"{where}: PixelSpacing {sp_raw!r} ignored (not two positive numbers)"
+                    f"{where}: PixelSpacing {sp_raw!r} ignored (not two positive numbers "
+                    "up to 1e6 mm)"
                 )
                 spacing = None
         if thickness is None:
             t = floats(pm.get("SliceThickness"), 1)
-            if t is not None and t[0] > 0:
+            if t is not None and 0 < t[0] <= MAX_MM:
                 thickness = ds(
                     pm["SliceThickness"] if isinstance(pm["SliceThickness"], str) else t[0]
                 )
         if between is None:
             b = floats(pm.get("SpacingBetweenSlices"), 1)
-            if b is not None and b[0] != 0:
+            if b is not None and 0 < b[0] <= MAX_MM:  # negative: not permitted in a SEG
                 sbs = pm["SpacingBetweenSlices"]
                 between = ds(sbs if isinstance(sbs, str) else b[0])
     return FrameGeometry(

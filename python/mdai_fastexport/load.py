@@ -20,6 +20,12 @@ from .errors import InputFormatError
 PathLike = str | os.PathLike[str]
 
 
+def _int(text: str) -> int | float:
+    """A JSON integer as orjson reads it: an int within 64 bits, else a float."""
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else float(value)
+
+
 def _read_json(path: PathLike, what: str) -> Any:
     p = Path(path)
     try:
@@ -32,7 +38,9 @@ def _read_json(path: PathLike, what: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         try:
-            return json.loads(raw)
+            # integers beyond 64 bits become floats, as orjson reads them: a NaN token
+            # elsewhere in the file must not change how every other number is read
+            return json.loads(raw, parse_int=_int)
         except (ValueError, UnicodeDecodeError):
             raise InputFormatError(f"{what} file {p} is not valid JSON: {exc}") from None
         except RecursionError:
@@ -42,6 +50,50 @@ def _read_json(path: PathLike, what: str) -> Any:
             ) from None
 
 
+#: Deepest nesting accepted (orjson's encoder limit; real exports nest about 10 levels). A
+#: value nested thousands of levels deep (possible in a parsed dict, or up to orjson's
+#: parse limit of 1024 in a file) would exhaust the recursion limit wherever it is printed.
+MAX_DEPTH = 254
+
+
+def _check_depth(obj: Any, where: str) -> None:
+    """Refuse inputs nested deeper than :data:`MAX_DEPTH` (an export of any size is checked in
+    C by orjson's encoder; the path is searched for only when it refuses).
+
+    Raises:
+        InputFormatError: names the path where the nesting is too deep.
+    """
+    try:
+        orjson.dumps(obj)
+        return
+    except (orjson.JSONEncodeError, TypeError):
+        pass  # too deep, or not plain JSON (non-string keys, huge integers): walk it
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(obj, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= MAX_DEPTH:
+            shown = "".join(f"[{k!r}]" for k in path[:6])
+            raise InputFormatError(
+                f"{where} is nested deeper than {MAX_DEPTH} levels (at {shown}...): "
+                "not an MD.ai export"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, (*path, k)) for k, v in value.items() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend(
+                (v, (*path, k)) for k, v in enumerate(value) if isinstance(v, (dict, list))
+            )
+
+
+def _load(path_or_obj: Any, what: str) -> tuple[Any, str]:
+    """The parsed export and how to name it: a path is read, anything else is taken as the
+    parsed JSON (a list or a number passed instead of a dict is then reported as such, not
+    a TypeError from ``Path()``)."""
+    if isinstance(path_or_obj, (str, os.PathLike)):
+        return _read_json(path_or_obj, what), f"{what} file {path_or_obj}"
+    return path_or_obj, f"{what} export"
+
+
 def load_annotations(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:
     """Read an MD.ai annotation export (or accept one already parsed).
 
@@ -49,12 +101,10 @@ def load_annotations(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:
         InputFormatError: the file is missing, not JSON, or not an annotation
             export (for instance the metadata export passed by mistake).
     """
-    obj = path_or_obj if isinstance(path_or_obj, dict) else _read_json(path_or_obj, "annotation")
-    where = (
-        "annotation export" if isinstance(path_or_obj, dict) else f"annotation file {path_or_obj}"
-    )
+    obj, where = _load(path_or_obj, "annotation")
     if not isinstance(obj, dict):
         raise InputFormatError(f"{where}: top level is {type(obj).__name__}, expected an object")
+    _check_depth(obj, where)
     datasets = obj.get("datasets")
     if "labelGroups" not in obj:
         if isinstance(datasets, list) and any(
@@ -76,10 +126,10 @@ def load_metadata(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:
     Raises:
         InputFormatError: the file is missing, not JSON, or not a metadata export.
     """
-    obj = path_or_obj if isinstance(path_or_obj, dict) else _read_json(path_or_obj, "metadata")
-    where = "metadata export" if isinstance(path_or_obj, dict) else f"metadata file {path_or_obj}"
+    obj, where = _load(path_or_obj, "metadata")
     if not isinstance(obj, dict):
         raise InputFormatError(f"{where}: top level is {type(obj).__name__}, expected an object")
+    _check_depth(obj, where)
     if "labelGroups" in obj:
         raise InputFormatError(
             f"{where} looks like an annotation export, not a DICOM metadata export "

@@ -180,10 +180,88 @@ def _calendar_ok(vr: str, value: str) -> bool:
     return True
 
 
+#: Maximum value lengths in bytes (PS3.5 Table 6.2-1); pydicom counts characters, so a
+#: 40-character name of 2-byte UTF-8 characters passes it and fails dciodvfy.
+_MAX_BYTES = {
+    "AE": 16,
+    "AS": 4,
+    "CS": 16,
+    "DA": 8,
+    "DS": 16,
+    "DT": 26,
+    "IS": 12,
+    "LO": 64,
+    "LT": 10240,
+    "SH": 16,
+    "ST": 1024,
+    "TM": 14,
+    "UI": 64,
+}
+#: Enumerated values of the Patient and Study modules (a PatientSex of "1" is valid CS).
+_ENUMERATED: dict[str, set[object]] = {
+    "PatientSex": {"M", "F", "O"},
+    "PatientIdentityRemoved": {"YES", "NO"},
+    "QualityControlSubject": {"YES", "NO"},
+    "PatientSexNeutered": {"ALTERED", "UNALTERED"},
+    "TypeOfPatientID": {"TEXT", "RFID", "BARCODE"},
+    "SmokingStatus": {"YES", "NO", "UNKNOWN"},
+    "PregnancyStatus": {1, 2, 3, 4},
+}
+#: Type 1 attributes of the items of sequences the Patient and Study modules hold (an item
+#: emptied or mangled by the export must not be copied).
+_ITEM_REQUIRED = {
+    "OtherPatientIDsSequence": ("PatientID", "TypeOfPatientID"),
+    "ReferencedStudySequence": ("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"),
+    "ReferencedPatientSequence": ("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"),
+}
+_CODE_REQUIRED = ("CodingSchemeDesignator", "CodeMeaning")
+
+
+def _length_problem(vr: str, text: str) -> str | None:
+    """A value longer than its VR allows, counted in UTF-8 bytes (PN: per component group)."""
+    if vr == "PN":
+        groups = text.split("=")
+        if len(groups) > 3 or any(len(g.split("^")) > 5 for g in groups):
+            return "too many name components"
+        if any(len(g.encode("utf-8")) > 64 for g in groups):
+            return "a name component group longer than 64 bytes"
+        return None
+    limit = _MAX_BYTES.get(vr)
+    if limit is not None and len(text.encode("utf-8")) > limit:
+        return f"longer than {limit} bytes"
+    return None
+
+
+def _item_problem(keyword: str, item: Dataset) -> str | None:
+    """Why a sequence item cannot be written: empty, a Type 1 attribute missing, or an
+    invalid value (checked like a root attribute)."""
+    if len(item) == 0:
+        return "an empty item"
+    required = _ITEM_REQUIRED.get(keyword, ())
+    if keyword.endswith("CodeSequence"):
+        if not any(item.get(k) for k in ("CodeValue", "LongCodeValue", "URNCodeValue")):
+            return "an item without a code value"
+        required = _CODE_REQUIRED if not item.get("URNCodeValue") else ("CodeMeaning",)
+    missing = [k for k in required if item.get(k) in (None, "")]
+    if missing:
+        return f"an item without {', '.join(missing)}"
+    for sub in item:
+        problem = _problem(sub)
+        if problem is not None:
+            return f"{sub.keyword or sub.tag}: {problem}"
+    return None
+
+
 def _problem(elem: DataElement) -> str | None:
     """Why ``elem`` cannot be written as it is, or None."""
     if elem.VR == "SQ":
-        return None if elem.value else "an empty sequence"
+        if not elem.value:
+            return "an empty sequence"
+        for k, item in enumerate(elem.value):
+            problem = _item_problem(elem.keyword, item)
+            if problem is not None:
+                return f"item {k + 1}: {problem}"
+        return None
     if elem.value is None or elem.value == "":
         return None
     values = _values(elem.value)
@@ -200,6 +278,12 @@ def _problem(elem: DataElement) -> str | None:
             return str(exc)
         if elem.VR in ("DA", "TM") and not _calendar_ok(elem.VR, s):
             return f"not a valid {'date' if elem.VR == 'DA' else 'time'}"
+        too_long = _length_problem(elem.VR, s)
+        if too_long is not None:
+            return too_long
+        allowed = _ENUMERATED.get(elem.keyword)
+        if allowed is not None and v not in allowed:
+            return f"not one of {', '.join(sorted(map(str, allowed)))}"
     return None
 
 

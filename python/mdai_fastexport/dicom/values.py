@@ -22,13 +22,22 @@ CHARSET = "ISO_IR 192"
 
 #: Maximum value lengths in bytes (PS3.5 Table 6.2-1) of the text VRs we write.
 MAX_BYTES = {"CS": 16, "SH": 16, "LO": 64, "ST": 1024, "LT": 10240, "UT": 0xFFFFFFFE, "UC": 0}
-_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+#: ISO 8824 root arc (0, 1 or 2) then numeric components: "123.4" or "18446744073709551616"
+#: (a number where a UID belongs) have no legal root; dciodvfy rejects them.
+_UID = re.compile(r"^[012](\.(0|[1-9][0-9]*))*$")
+_ALL_ZERO = re.compile(r"^0(\.0)*$")
 _DS = re.compile(r"^[ ]*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[ ]*$")
 
 
 def is_valid_uid(value: object) -> bool:
-    """True for a DICOM UID: digits and dots, no empty or leading-zero component, <= 64 chars."""
-    return isinstance(value, str) and len(value) <= 64 and _UID.match(value) is not None
+    """True for a DICOM UID: digits and dots, no empty or leading-zero component, <= 64 chars,
+    rooted at 0, 1 or 2 and not only zeros ("0", "0.0": "nothing but zero components")."""
+    return (
+        isinstance(value, str)
+        and len(value) <= 64
+        and _UID.match(value) is not None
+        and _ALL_ZERO.match(value) is None
+    )
 
 
 def _keep(ch: str, multiline: bool) -> bool:
