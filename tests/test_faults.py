@@ -246,13 +246,6 @@ def test_unwritable_path(small):
         export_seg(*small, "/proc/x", n_jobs=1)
 
 
-SYMLINK_BUG = (
-    "write.resolve_inside resolves the link itself: a symlink named like an output "
-    "'escapes' the folder (ValueError -> internal error, exit 3) instead of being replaced"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SYMLINK_BUG)
 @pytest.mark.parametrize("fmt", ["seg", "sr"])
 def test_report_symlink_is_not_written_through(small, tmp_path, fmt):
     """``report.<fmt>.json`` is a symlink to a file elsewhere: the run replaces the link (or
@@ -276,7 +269,6 @@ def test_report_symlink_is_not_written_through(small, tmp_path, fmt):
         assert_report_is_the_folder(out, fmt.upper())
 
 
-@pytest.mark.xfail(strict=True, reason=SYMLINK_BUG)
 def test_output_file_symlink_is_not_written_through(small, tmp_path):
     """An earlier file of the folder is a symlink to a file elsewhere: the new file replaces
     the link; the file it pointed to stays as it was."""
@@ -334,23 +326,11 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-FULL_DISK_BUG = (
-    "run/__init__.py: when the report no longer fits the full disk the run exits 2 ('nothing "
-    "written') but leaves the files it wrote, listed nowhere"
-)
-FULL_DISK_J2_BUG = (
-    "with -j 2 a full disk fails in one of several ways: as with -j 1; exit 3 from "
-    "journal.py Journal.close() (the buffered journal line hits ENOSPC again); a report that "
-    "misses files workers wrote after the first ENOSPC (run/schedule.py hands the pool every "
-    "batch at once); a worker traceback or a hang (workers inherit the CLI's SIGTERM handler)"
-)
-
-
 @pytest.mark.parametrize(
     "jobs",
     [
-        pytest.param("1", marks=pytest.mark.xfail(strict=True, reason=FULL_DISK_BUG)),
-        pytest.param("2", marks=pytest.mark.xfail(strict=True, reason=FULL_DISK_J2_BUG)),
+        "1",
+        "2",
     ],
 )
 def test_full_disk(medium, tiny_disk, jobs):
@@ -438,7 +418,6 @@ def test_full_disk_in_process(small, tmp_path, monkeypatch):
     assert len(m["files"]) + 1 + len(m["not_written"]) == m["inputs"]["jobs"]
 
 
-@pytest.mark.xfail(strict=True, reason=FULL_DISK_BUG)
 def test_disk_that_stays_full_leaves_no_unlisted_file(small, tmp_path, monkeypatch, capsys):
     """The disk stays full, so the report cannot be written either: exit 2 ('nothing
     written') must then be true, or the report must have been written."""
@@ -461,14 +440,6 @@ def test_disk_that_stays_full_leaves_no_unlisted_file(small, tmp_path, monkeypat
 # --------------------------------------------------------------------------- signals
 
 
-SIGNAL_BUG = (
-    "run/: pool workers forked from the CLI inherit its SIGINT/SIGTERM handler (raise "
-    "Interrupted), so Pool.terminate()'s SIGTERM does not stop them: the run hangs joining "
-    "them, or a worker prints a traceback"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SIGNAL_BUG)
 @pytest.mark.parametrize(
     "sig, to_group",
     [(signal.SIGINT, True), (signal.SIGTERM, False)],
@@ -577,11 +548,6 @@ def test_invalid_sr_options_raise_option_error(small, tmp_path, kwargs, option):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.py: SR_SEG_Export raises a plain ValueError for an unknown format, not an "
-    "OptionError (which is a ValueError too, so the original's callers would still catch it)",
-)
 @pytest.mark.parametrize("fmt", ["XYZ", None, 3])
 def test_drop_in_class_rejects_an_unknown_format_with_option_error(small, tmp_path, fmt):
     with pytest.raises(OptionError, match="format"):
@@ -622,10 +588,6 @@ def test_unparsable_cli_options_exit_2_without_a_traceback(small, tmp_path, args
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py: argparse usage errors print the usage block before the error line",
-)
 def test_unparsable_cli_option_is_one_line(small, tmp_path):
     proc = run_cli("seg", *small, tmp_path / "out", "--memory-budget", "-1")
     assert_one_line_error(proc, "memory")
@@ -690,11 +652,6 @@ def test_files_an_earlier_run_wrote_are_listed_as_stale_then_cleaned(small, tmp_
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run/__init__.py: stale = earlier files not *planned*; a planned file that fails on "
-    "a re-run keeps the earlier run's copy in the folder, in neither files nor stale",
-)
 def test_a_file_that_fails_on_a_rerun_does_not_stay_unlisted(small, tmp_path):
     """Run 1 writes every file; in run 2 one of them cannot be built (its source header lost
     its SOP Class UID): the folder must not keep run 1's copy as if nothing happened —

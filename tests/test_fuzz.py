@@ -376,62 +376,27 @@ def test_targeted(changes, fmt, tmp_path):
     check_contract(fmt, docs, mutations, tmp_path / "out", tmp_path)
 
 
-LOSSY_BUG = (
-    "seg/header.py _lossy copies LossyImageCompressionRatio/Method from the source unchecked "
-    "(invalid DS/CS in the SEG)"
-)
-UNHASHABLE_BUG = (
-    "seg/__init__.py _spatial puts the header's raw Study/SeriesInstanceUID in a set: a list "
-    "or object there is a TypeError (internal error, exit 3)"
-)
-ORIENTATION_BUG = (
-    "seg/header.py _patient_orientation accepts any alphabetic value (only A/P/R/L/H/F allowed)"
-)
-
-
 @pytest.mark.parametrize(
     "changes",
     [
         pytest.param(
-            [(*T(CR, "LossyImageCompressionMethod"), "abc")],
-            id="LossyImageCompressionMethod-abc",
-            marks=pytest.mark.xfail(strict=True, reason=LOSSY_BUG),
+            [(*T(CR, "LossyImageCompressionMethod"), "abc")], id="LossyImageCompressionMethod-abc"
         ),
         pytest.param(
             [(*T(CR, "LossyImageCompressionMethod"), "Ω" * 40)],
             id="LossyImageCompressionMethod-long-utf8",
-            marks=pytest.mark.xfail(strict=True, reason=LOSSY_BUG),
         ),
         pytest.param(
-            [(*T(CR, "LossyImageCompressionRatio"), "abc")],
-            id="LossyImageCompressionRatio-abc",
-            marks=pytest.mark.xfail(strict=True, reason=LOSSY_BUG),
+            [(*T(CR, "LossyImageCompressionRatio"), "abc")], id="LossyImageCompressionRatio-abc"
         ),
         pytest.param(
             [(*T(CR, "LossyImageCompressionRatio"), float("nan"))],
             id="LossyImageCompressionRatio-nan",
-            marks=pytest.mark.xfail(strict=True, reason=LOSSY_BUG),
         ),
-        pytest.param(
-            [(*T(CT, "SeriesInstanceUID"), [])],
-            id="tags-SeriesInstanceUID-list",
-            marks=pytest.mark.xfail(strict=True, reason=UNHASHABLE_BUG),
-        ),
-        pytest.param(
-            [(*T(CT, "StudyInstanceUID"), {"x": 1})],
-            id="tags-StudyInstanceUID-object",
-            marks=pytest.mark.xfail(strict=True, reason=UNHASHABLE_BUG),
-        ),
-        pytest.param(
-            [(*T(CR, "PatientOrientation"), ["abc", "F"])],
-            id="PatientOrientation-abc",
-            marks=pytest.mark.xfail(strict=True, reason=ORIENTATION_BUG),
-        ),
-        pytest.param(
-            [(*T(CR, "PatientOrientation"), "inf\\F")],
-            id="PatientOrientation-inf",
-            marks=pytest.mark.xfail(strict=True, reason=ORIENTATION_BUG),
-        ),
+        pytest.param([(*T(CT, "SeriesInstanceUID"), [])], id="tags-SeriesInstanceUID-list"),
+        pytest.param([(*T(CT, "StudyInstanceUID"), {"x": 1})], id="tags-StudyInstanceUID-object"),
+        pytest.param([(*T(CR, "PatientOrientation"), ["abc", "F"])], id="PatientOrientation-abc"),
+        pytest.param([(*T(CR, "PatientOrientation"), "inf\\F")], id="PatientOrientation-inf"),
     ],
 )
 def test_source_attributes_read_by_the_seg_builder(changes, tmp_path):
@@ -443,13 +408,6 @@ def test_source_attributes_read_by_the_seg_builder(changes, tmp_path):
     check_contract("SEG", docs, mutations, tmp_path / "out", tmp_path)
 
 
-DIGEST_BUG = (
-    "plan.py Digests._header: orjson.dumps of a header raises TypeError on an integer beyond "
-    "64 bits or a non-string key (parsed-dict input): the API raises TypeError, not a skip"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=DIGEST_BUG)
 @pytest.mark.parametrize("fmt", ["SEG", "SR"])
 @pytest.mark.parametrize(
     "target, value",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .errors import OptionError
 from .index import RasterOptions
 from .load import PathLike
 from .plan import DEFAULT_MEMORY_BUDGET
@@ -147,7 +148,9 @@ class SR_SEG_Export:
     ) -> None:
         fmt = str(output_format).upper()
         if fmt not in ("SR", "SEG"):
-            raise ValueError('Invalid output format. Must be either "SR" or "SEG"')
+            raise OptionError(
+                f'Invalid output format {output_format!r}. Must be either "SR" or "SEG"'
+            )  # a ValueError too, as the original raises
         self.output_format = fmt
         self.output_dir = Path(output_dir) if output_dir is not None else Path(f"{fmt}_OUTPUT")
         self.report: RunReport = run_export(

@@ -17,11 +17,12 @@ Errors are one line on stderr, never a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .errors import ExportError, Interrupted, StrictModeError
@@ -47,8 +48,16 @@ def _bytes(text: str) -> int:
     return int(value)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit 2), like every
+    other error of the command: ``error: <what> (see '<command> --help')``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_NOTHING, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="mdai-fastexport",
         description="Convert MD.ai annotation exports to DICOM SEG or DICOM SR (TID 1500).",
         epilog="Exit codes: 0 all exported, 1 finished with skips (see the report), 2 nothing "
@@ -200,12 +209,38 @@ def _merge(args: argparse.Namespace) -> int:
     return code
 
 
+#: The process that runs :func:`main` (a forked worker inherits the handler below).
+_MAIN_PID = os.getpid()
+
+
 def _raise_interrupted(signum: int, _frame: Any) -> None:
+    """SIGINT/SIGTERM in the CLI: stop the run (its report is written). In a worker forked
+    from it, in the instant before the worker resets its handlers: SIGINT is left to the
+    parent, SIGTERM (from ``Pool.terminate``) ends the worker as the default action would."""
+    if os.getpid() != _MAIN_PID:
+        if signum == signal.SIGTERM:
+            os._exit(128 + signum)
+        return
     raise Interrupted(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mdai-fastexport`` script; returns the exit code."""
+    """Entry point of the ``mdai-fastexport`` script; returns the exit code (130/143 after
+    SIGINT/SIGTERM, whenever it arrives)."""
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    try:
+        return _main(argv)
+    except Interrupted as exc:
+        where = f": report {exc.report}" if exc.report else ""
+        print(f"interrupted by {signal.Signals(exc.signum).name}{where}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("interrupted by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -247,12 +282,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             shard=shard,
             log=sys.stdout if args.log_json else None,
         )
-    except Interrupted as exc:
-        print(f"interrupted by {signal.Signals(exc.signum).name}: report written", file=sys.stderr)
-        return 128 + exc.signum
-    except KeyboardInterrupt:
-        print("interrupted: report written", file=sys.stderr)
-        return 128 + signal.SIGINT
     except StrictModeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for p in exc.problems[1:10]:

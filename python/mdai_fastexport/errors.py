@@ -43,8 +43,10 @@ class GeometryError(ExportError):
 
 class Interrupted(BaseException):
     """The run was stopped by a signal (SIGINT, SIGTERM); raised from the signal handler the
-    CLI installs. The report of what finished has been written (marked interrupted)."""
+    CLI installs. ``report`` is the path of the report of what finished (marked
+    interrupted) when files were being written, None when the run was stopped before."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(f"interrupted by signal {signum}")
         self.signum = signum
+        self.report: str | None = None

@@ -97,8 +97,11 @@ class Journal:
 
     def close(self) -> None:
         if self._fp is not None:
-            self._fp.close()
-            self._fp = None
+            fp, self._fp = self._fp, None
+            try:
+                fp.close()  # flushes nothing new (lines are flushed as written), but may fail
+            except OSError:
+                pass  # a full disk: the journal is an aid, the report is the record
 
     def rewrite(self, records: list[dict[str, Any]]) -> None:
         """Replace the journal by ``records`` (a finished run's files), atomically; no

@@ -386,9 +386,14 @@ class Digests:
         h = self._headers.get(uid)
         if h is None:
             tags = self._index.instances[uid].tags
-            raw = orjson.dumps(
-                tags, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=str
-            )
+            try:
+                raw = orjson.dumps(
+                    tags, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=str
+                )
+            except TypeError:
+                # a parsed dict orjson cannot serialise (an integer beyond 64 bits, a key
+                # that is not a string): its repr is as deterministic within a version
+                raw = repr(tags).encode("utf-8", "surrogatepass")
             h = hashlib.blake2b(raw, digest_size=16).digest()
             self._headers[uid] = h
         return h

@@ -22,7 +22,8 @@ def resolve_inside(out_dir: Path, filename: str) -> Path:
     """``out_dir / filename``, refusing names that would leave ``out_dir``.
 
     Raises:
-        ValueError: ``filename`` has a path separator, is ``.``/``..``, hidden or empty.
+        ValueError: ``filename`` has a path separator or a NUL, is ``.``/``..``, hidden or
+            empty.
     """
     if (
         not filename
@@ -33,10 +34,10 @@ def resolve_inside(out_dir: Path, filename: str) -> Path:
         or filename.startswith(".")
     ):
         raise ValueError(f"unsafe output file name {filename!r}")
-    target = (out_dir / filename).resolve()
-    if target.parent != out_dir.resolve():
-        raise ValueError(f"output file name {filename!r} escapes {out_dir}")
-    return target
+    # the folder is resolved, the name is not: a symlink already in the folder under an
+    # output's name is replaced by the file (a rename does not follow it), never written
+    # through to wherever it points
+    return out_dir.resolve() / filename
 
 
 def write_chunks(out_dir: Path, filename: str, chunks: Iterable[bytes | memoryview]) -> Path:

@@ -20,6 +20,7 @@ Around the jobs it keeps the output folder true:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -128,12 +129,25 @@ def _prepare_output(out: Path, fmt: str) -> list[str]:
 
 
 def _write_report(report: RunReport, out: Path) -> None:
+    """Write the run report; when it cannot be written (a full disk), remove the files this
+    run wrote so that none is left that no report lists, and say so.
+
+    Raises:
+        OutputError: the report could not be written.
+    """
     try:
         write_bytes(report.to_json(), out, report.name)
     except OSError as exc:
+        reused = set(report.reused)  # listed by the earlier run's report, still in place
+        removed = 0
+        for f in report.files:
+            if f.path not in reused:
+                with contextlib.suppress(OSError):
+                    (out / f.path).unlink(missing_ok=True)
+                    removed += 1
         raise OutputError(
-            f"cannot write {out / report.name}: {exc.strerror or exc}; "
-            f"{len(report.files)} file(s) were written before"
+            f"cannot write {out / report.name}: {exc.strerror or exc}; the {removed} file(s) "
+            "this run wrote were removed so that none is left unlisted"
         ) from None
 
 
@@ -218,7 +232,7 @@ def run_export(
         )
 
     out = Path(out_dir)
-    existing = _prepare_output(out, fmt)
+    _prepare_output(out, fmt)
     add_digests(index, jobs)
     done: list[JobOutcome] = []
     todo: list[tuple[int, Job]] = []
@@ -235,40 +249,66 @@ def run_export(
     bar = Progress(len(jobs), progress)
     for r in done:
         bar.update(r)
+    running = outcomes([j for _, j in todo], [k for k, _ in todo], index, out, n_jobs, backend, bar)
     try:
-        for r in outcomes(
-            [j for _, j in todo], [k for k, _ in todo], index, out, n_jobs, backend, bar
-        ):
+        for r in running:
             done.append(r)
             bar.update(r)
             if r.file is not None:
                 journal.write(record(r.file, plan[r.order].digest))
     except (Interrupted, KeyboardInterrupt) as exc:
+        running.close()  # stops the pool: no worker writes after this
         bar.close()
         journal.close()
         report.interrupted = (
             signal.Signals(exc.signum).name if isinstance(exc, Interrupted) else "SIGINT"
         )
         _collect(report, plan, positions, done)
+        _remove_unreported(report, out)
         _prepare_output(out, fmt)  # temporary files of the jobs cut short
+        report.stale = _stale(out, fmt, report, set(names), {plan[k].filename for k in positions})
         _write_report(report, out)
+        if isinstance(exc, Interrupted):
+            exc.report = str(out / report.name)
         raise
     except Exception as exc:  # the pool itself failed (a worker killed, e.g. out of memory)
+        running.close()
         _collect(report, plan, positions, done)
         _record_unfinished(report, out, exc)
     else:
         _collect(report, plan, positions, done)
     finally:
         bar.close()
+        journal.close()
     journal.rewrite([record(f, plan[names.index(f.path)].digest) for f in report.files])
-    planned = set(names)
-    report.stale = [name for name in existing if name not in planned]
+    report.stale = _stale(out, fmt, report, set(names), {plan[k].filename for k in positions})
     if clean:
         for name in report.stale:
             (out / name).unlink(missing_ok=True)
         report.removed, report.stale = report.stale, []
     _write_report(report, out)
     return report
+
+
+def _stale(out: Path, fmt: str, report: RunReport, planned: set[str], mine: set[str]) -> list[str]:
+    """This format's files in ``out`` that the run did not write and nothing else claims:
+    files no job of the plan makes (an earlier run's annotators, series, label groups), and
+    earlier copies of files this run (shard) was to make but did not (it failed or was
+    skipped this time). Files of other shards are theirs to report."""
+    written = {f.path for f in report.files}
+    return [
+        name
+        for name in _prepare_output(out, fmt)
+        if name not in written and (name not in planned or name in mine)
+    ]
+
+
+def _remove_unreported(report: RunReport, out: Path) -> None:
+    """Remove the files of jobs whose outcome never reached this process (a worker had
+    renamed its file into place when the run was stopped): unverified, they would be in
+    the folder but not in the report. A re-run (or ``--resume``) writes them again."""
+    for name in report.not_written:
+        (out / name).unlink(missing_ok=True)
 
 
 def _collect(

@@ -5,6 +5,8 @@
   workers are forked from this process on Linux — nothing to import, no
   interpreter start-up to wait for, the index inherited — fed batches in waves
   (joblib returns a pool's results as a list, so waves keep progress moving);
+  where processes are not forked by default (macOS, Python >= 3.14's
+  ``forkserver``), joblib's default backend (loky) with pickled batches;
 * any other joblib backend (``loky``, ``threading``, ``dask`` for a
   ``dask.distributed`` cluster): joblib's generator of results, batch by batch.
 
@@ -14,6 +16,10 @@ they were built.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import signal
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,6 +87,38 @@ class _Headers(Mapping[str, Mapping[str, Any]]):
         return len(self._instances)
 
 
+#: Set while this process forks a pool: the children then reset their signal handlers.
+_FORKING_POOL = False
+
+
+def _after_fork_in_child() -> None:
+    """In a child forked for a pool: SIGINT ignored (Ctrl-C reaches the whole process group
+    and the parent stops the pool), SIGTERM the default (``Pool.terminate`` sends it).
+    Otherwise a worker inherits the CLI's handler raising
+    :class:`~mdai_fastexport.errors.Interrupted`: terminate does not stop it, and the run
+    hangs joining it or it prints a traceback. (A signal that reaches the child before this
+    runs meets the inherited handler, which therefore checks the process id.)"""
+    if _FORKING_POOL:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextlib.contextmanager
+def _forking_pool() -> Iterator[None]:
+    """Children forked inside this block (the pool's workers, and any it replaces) start
+    with worker signal handlers."""
+    global _FORKING_POOL
+    _FORKING_POOL = True
+    try:
+        yield
+    finally:
+        _FORKING_POOL = False
+
+
 def _orders(batches: list[WorkBatch], positions: list[int]) -> list[list[int]]:
     """The plan positions of each batch's jobs."""
     out, k = [], 0
@@ -112,7 +150,7 @@ def outcomes(
             if r.disk_full:
                 return
         return
-    if backend is None:
+    if backend is None and multiprocessing.get_start_method() == "fork":
         # forked workers inherit the jobs and headers: a batch is a range of jobs
         ranges = batch_ranges(jobs, workers)
         calls = [
@@ -120,16 +158,20 @@ def outcomes(
         ]
         share(jobs, _Headers(index))
         try:
-            with joblib.Parallel(n_jobs=workers, backend="multiprocessing") as parallel:
+            with (
+                _forking_pool(),
+                joblib.Parallel(n_jobs=workers, backend="multiprocessing") as parallel,
+            ):
                 share(None, None)
                 # results come back a wave at a time: short waves keep a progress bar moving,
                 # without one a single wave leaves no core idle between waves
                 wave = workers * WAVE_PER_WORKER if progress.enabled else len(calls)
                 for start in range(0, len(calls), wave):
-                    for results in parallel(calls[start : start + wave]):
+                    finished = parallel(calls[start : start + wave])
+                    for results in finished:
                         yield from results
-                        if any(r.disk_full for r in results):
-                            return
+                    if any(r.disk_full for results in finished for r in results):
+                        return  # every outcome of the wave is in: files written are listed
         finally:
             share(None, None)
         return

@@ -10,6 +10,7 @@ geometry once per batch. Every failure of a job becomes a skip in its
 from __future__ import annotations
 
 import errno
+import multiprocessing
 import signal
 import sys
 import traceback
@@ -185,32 +186,44 @@ def _die_with_parent() -> None:
 
 
 #: The jobs and headers of the running export, for workers forked from this process: they
-#: inherit them, so a batch is just a range of jobs (set by :func:`share` before forking).
-_SHARED: tuple[Sequence[Job], Mapping[str, Mapping[str, Any]]] | None = None
+#: inherit them, so a batch is just a range of jobs (set by :func:`share` before forking);
+#: and a flag in shared memory that the first worker to meet a full disk raises, so that
+#: no worker begins another file.
+_SHARED: tuple[Sequence[Job], Mapping[str, Mapping[str, Any]], Any] | None = None
 
 
 def share(jobs: Sequence[Job] | None, headers: Mapping[str, Mapping[str, Any]] | None) -> None:
     """Make ``jobs`` and ``headers`` visible to workers forked after this call (None clears)."""
     global _SHARED
-    _SHARED = None if jobs is None or headers is None else (jobs, headers)
+    if jobs is None or headers is None:
+        _SHARED = None
+    else:
+        _SHARED = (jobs, headers, multiprocessing.RawValue("b", 0))
 
 
 def run_shared_batch(start: int, stop: int, orders: list[int], out_dir: str) -> list[JobOutcome]:
     """Worker entry point in a forked worker: jobs ``start:stop`` of the shared run."""
     assert _SHARED is not None, "run_shared_batch needs share() before the workers fork"
-    jobs, headers = _SHARED
-    return run_batch(WorkBatch(list(jobs[start:stop]), headers), orders, out_dir)
+    jobs, headers, disk_full = _SHARED
+    return run_batch(WorkBatch(list(jobs[start:stop]), headers), orders, out_dir, disk_full)
 
 
-def run_batch(batch: WorkBatch, orders: list[int], out_dir: str) -> list[JobOutcome]:
-    """Worker entry point: run every job of ``batch`` with one image cache."""
+def run_batch(
+    batch: WorkBatch, orders: list[int], out_dir: str, disk_full: Any = None
+) -> list[JobOutcome]:
+    """Worker entry point: run every job of ``batch`` with one image cache, stopping at a
+    full disk (``disk_full``: a flag shared by the pool's workers)."""
     _die_with_parent()
     image_of = image_cache(batch.headers)
     out = Path(out_dir)
     results = []
     for job, order in zip(batch.jobs, orders, strict=True):
+        if disk_full is not None and disk_full.value:
+            break  # another worker found the disk full: begin no other file
         r = run_job(job, order, image_of, out)
         results.append(r)
         if r.disk_full:
+            if disk_full is not None:
+                disk_full.value = 1
             break
     return results

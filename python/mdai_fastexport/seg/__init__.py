@@ -69,7 +69,9 @@ def _spatial(sources: list[SourceImage], frames: list[OutputFrame]) -> tuple[boo
     if fors == {None}:
         return False, []
     first = sources[0]
-    clash = {first.tags.get("StudyInstanceUID"), first.tags.get("SeriesInstanceUID")} & fors
+    # the header's own study/series UIDs: any JSON value (a list is not hashable)
+    own = (first.tags.get("StudyInstanceUID"), first.tags.get("SeriesInstanceUID"))
+    clash = {u for u in own if isinstance(u, str)} & fors
     if clash:
         return False, [
             f"instance {first.sop_uid}: FrameOfReferenceUID {clash.pop()} is also its study or "

@@ -10,6 +10,7 @@ Dimension, Common Instance Reference and SOP Common.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -23,7 +24,7 @@ from ..colors import hex_to_cielab
 from ..dicom.elements import Elements
 from ..dicom.encode import EXPLICIT, encode_dataset
 from ..dicom.modules import add_equipment, add_sop_common
-from ..dicom.values import lo, person_name
+from ..dicom.values import ds, lo, person_name
 from ..headers import integer
 from ..images import SourceImage
 from ..index import Annotator, Label
@@ -92,21 +93,38 @@ def _series_number(tags: Mapping[str, Any]) -> int:
     )
 
 
+_CS_TERM = re.compile(r"^[A-Z0-9_ ]{1,16}$")
+_ORIENTATION = re.compile(r"^[APRLHF]{1,3}$")
+
+
+def _positive_ds(value: object) -> bool:
+    """Whether ``value`` (a JSON number or DS string) is a finite positive number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        return float(ds(value)) > 0
+    except ValueError:
+        return False
+
+
 def _lossy(sources: Sequence[SourceImage]) -> tuple[str, list[str], list[str]]:
     """Lossy Image Compression ("01" if any source was lossy) with its ratio and method."""
     for s in sources:
         if str(s.tags.get("LossyImageCompression") or "").strip() == "01":
             ratio = s.tags.get("LossyImageCompressionRatio")
             method = s.tags.get("LossyImageCompressionMethod")
-            ratios = [
-                str(r)
-                for r in (ratio if isinstance(ratio, list) else [ratio])
-                if r not in (None, "")
-            ]
-            methods = [str(m) for m in (method if isinstance(method, list) else [method]) if m]
-            if len(ratios) != len(methods):
-                ratios, methods = [], []
-            return "01", ratios, methods
+            ratios = [r for r in (ratio if isinstance(ratio, list) else [ratio]) if r != ""]
+            methods = [m for m in (method if isinstance(method, list) else [method]) if m != ""]
+            # ratio and method are Type 3 and go in pairs: written only when every value is
+            # valid (a positive DS, a CS term), else left out rather than copied broken
+            if (
+                not ratios
+                or len(ratios) != len(methods)
+                or not all(_positive_ds(r) for r in ratios)
+                or not all(isinstance(m, str) and _CS_TERM.match(m.strip()) for m in methods)
+            ):
+                return "01", [], []
+            return "01", [ds(r) for r in ratios], [str(m).strip() for m in methods]
     return "00", [], []
 
 
@@ -235,7 +253,7 @@ def _patient_orientation(image: SourceImage) -> list[str] | None:
     if (
         isinstance(values, list)
         and len(values) == 2
-        and all(isinstance(v, str) and v.strip().isalpha() and len(v.strip()) <= 16 for v in values)
-    ):
+        and all(isinstance(v, str) and _ORIENTATION.match(v.strip().upper()) for v in values)
+    ):  # PS3.3 C.7.6.1.1.1: each value up to three of the letters A P R L H F
         return [v.strip().upper() for v in values]
     return None
