@@ -72,6 +72,6 @@ test-lowest:
 	$(MAKE) test-python VENV=$(LOWEST_VENV) PYTHON=$(LOWEST_VENV)/bin/python \
 		BOOTSTRAP_PYTHON=$(LOWEST_PYTHON) CONSTRAINTS=constraints/lowest.txt
 
-bench:
+bench: venv
 	$(PIP) install --quiet ".[bench]"
 	$(PYTHON) benchmarks/bench_export.py $(BENCH_ARGS)

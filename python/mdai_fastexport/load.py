@@ -1,14 +1,21 @@
 """Step 1 of the data path: read the two MD.ai JSON exports.
 
+A file is mapped, not read, with its big arrays — the annotations, the
+metadata entries — kept as spans into it (:mod:`.jsonscan`): each annotation
+and each instance header is parsed when the index or a file needs it and its
+pages are given back after, so memory follows the index and the work, not the
+size of the files, nor that of their parsed objects (several times more). A
+file must not be rewritten while a run reads it (one cut short is reported).
 orjson parses standard JSON several times faster than the standard library.
-Exports written by tools that emit the non-standard ``NaN``/``Infinity``
-tokens are re-read with :mod:`json`, so such values reach validation (and are
-reported per annotation) instead of failing the whole file.
+Exports written by tools that emit the non-standard ``NaN``/``Infinity`` tokens
+are re-read with :mod:`json`, so such values reach validation (and are reported
+per annotation) instead of failing the whole file.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -16,31 +23,38 @@ from typing import Any
 import orjson
 
 from .errors import InputFormatError
+from .jsonscan import Buffer, LazyArray, json_int, split_document
 
 PathLike = str | os.PathLike[str]
 
 
-def _int(text: str) -> int | float:
-    """A JSON integer as orjson reads it: an int within 64 bits, else a float."""
-    value = int(text)
-    return value if -(2**63) <= value < 2**64 else float(value)
-
-
-def _read_json(path: PathLike, what: str) -> Any:
+def _open(path: PathLike, what: str) -> Buffer:
+    """The file mapped read-only (its pages are read when needed and given back after),
+    or its bytes when it cannot be mapped (empty, a pipe, a special file)."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as f:
+            try:
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                return f.read()
     except FileNotFoundError:
         raise InputFormatError(f"{what} file not found: {p}") from None
     except OSError as exc:
         raise InputFormatError(f"cannot read {what} file {p}: {exc}") from None
+
+
+def _read_json(path: PathLike, what: str, raw: Buffer | None = None) -> Any:
+    p = Path(path)
+    if raw is None:
+        raw = _open(path, what)
     try:
-        return orjson.loads(raw)
+        return orjson.loads(memoryview(raw))
     except orjson.JSONDecodeError as exc:
         try:
             # integers beyond 64 bits become floats, as orjson reads them: a NaN token
             # elsewhere in the file must not change how every other number is read
-            return json.loads(raw, parse_int=_int)
+            return json.loads(bytes(raw), parse_int=json_int)
         except (ValueError, UnicodeDecodeError):
             raise InputFormatError(f"{what} file {p} is not valid JSON: {exc}") from None
         except RecursionError:
@@ -85,13 +99,26 @@ def _check_depth(obj: Any, where: str) -> None:
             )
 
 
-def _load(path_or_obj: Any, what: str) -> tuple[Any, str]:
-    """The parsed export and how to name it: a path is read, anything else is taken as the
-    parsed JSON (a list or a number passed instead of a dict is then reported as such, not
-    a TypeError from ``Path()``)."""
+def _load(path_or_obj: Any, what: str, big: bytes) -> tuple[Any, str, bool]:
+    """The parsed export, how to name it, and whether its nesting is known to be within
+    :data:`MAX_DEPTH`.
+
+    A file is read with its big arrays (``datasets[].<big>``: the annotations, or the
+    metadata entries) left unparsed, element spans into the file's bytes
+    (:func:`..jsonscan.split_document`): a parsed export takes several times the file's
+    size in memory, the bytes once. A file that is not a plain export is parsed whole, so
+    that its problems are reported as usual. Anything but a path is taken as the parsed
+    JSON (a list or a number passed instead of a dict is then reported as such, not a
+    TypeError from ``Path()``).
+    """
     if isinstance(path_or_obj, (str, os.PathLike)):
-        return _read_json(path_or_obj, what), f"{what} file {path_or_obj}"
-    return path_or_obj, f"{what} export"
+        where = f"{what} file {path_or_obj}"
+        raw = _open(path_or_obj, what)
+        doc = split_document(raw, big, MAX_DEPTH, where)
+        if doc is not None:
+            return doc, where, True
+        return _read_json(path_or_obj, what, raw), where, False
+    return path_or_obj, f"{what} export", False
 
 
 def load_annotations(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:
@@ -101,10 +128,11 @@ def load_annotations(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:
         InputFormatError: the file is missing, not JSON, or not an annotation
             export (for instance the metadata export passed by mistake).
     """
-    obj, where = _load(path_or_obj, "annotation")
+    obj, where, checked = _load(path_or_obj, "annotation", b"annotations")
     if not isinstance(obj, dict):
         raise InputFormatError(f"{where}: top level is {type(obj).__name__}, expected an object")
-    _check_depth(obj, where)
+    if not checked:
+        _check_depth(obj, where)
     datasets = obj.get("datasets")
     if "labelGroups" not in obj:
         if isinstance(datasets, list) and any(
@@ -126,10 +154,11 @@ def load_metadata(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:
     Raises:
         InputFormatError: the file is missing, not JSON, or not a metadata export.
     """
-    obj, where = _load(path_or_obj, "metadata")
+    obj, where, checked = _load(path_or_obj, "metadata", b"dicomMetadata")
     if not isinstance(obj, dict):
         raise InputFormatError(f"{where}: top level is {type(obj).__name__}, expected an object")
-    _check_depth(obj, where)
+    if not checked:
+        _check_depth(obj, where)
     if "labelGroups" in obj:
         raise InputFormatError(
             f"{where} looks like an annotation export, not a DICOM metadata export "
@@ -137,7 +166,8 @@ def load_metadata(path_or_obj: PathLike | dict[str, Any]) -> dict[str, Any]:
         )
     datasets = obj.get("datasets")
     if not isinstance(datasets, list) or not all(
-        isinstance(d, dict) and isinstance(d.get("dicomMetadata", []), list) for d in datasets
+        isinstance(d, dict) and isinstance(d.get("dicomMetadata", []), (list, LazyArray))
+        for d in datasets
     ):
         raise InputFormatError(
             f"{where} has no 'datasets[].dicomMetadata' lists: not an MD.ai DICOM metadata export"

@@ -23,7 +23,6 @@ import orjson
 
 from ._version import __version__
 from .codes import safe_name, uid_from
-from .headers import integer
 from .index import AnnotationTable, Annotator, ExportIndex, Geometry, Label
 from .report import Skip
 
@@ -139,13 +138,7 @@ def _annotator_part(key: str) -> str:
 
 
 def _sizes(index: ExportIndex, sops: Iterable[str]) -> set[tuple[int | None, int | None]]:
-    return {
-        (
-            integer(index.instances[s].tags.get("Rows")),
-            integer(index.instances[s].tags.get("Columns")),
-        )
-        for s in sops
-    }
+    return {(index.instances[s].rows, index.instances[s].columns) for s in sops}
 
 
 def plan_seg(
@@ -385,7 +378,13 @@ class Digests:
     def _header(self, uid: str) -> bytes:
         h = self._headers.get(uid)
         if h is None:
-            tags = self._index.instances[uid].tags
+            inst = self._index.instances[uid]
+            entry = inst.raw()
+            if entry is not None:  # read from a file: its entry's bytes, as they are
+                h = hashlib.blake2b(entry, digest_size=16).digest()
+                self._headers[uid] = h
+                return h
+            tags = inst.tags
             try:
                 raw = orjson.dumps(
                     tags, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=str

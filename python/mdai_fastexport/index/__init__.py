@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputFormatError, InputMismatchError
+from ..jsonscan import LazyArray
 from ..report import Skip
 from .annotations import AnnotationIndexer, AnnotationTable, Annotator
 from .geometry import (
@@ -140,7 +141,7 @@ def build_index(
         anns = d.get("annotations")
         if anns is None:
             continue
-        if not isinstance(anns, list):
+        if not isinstance(anns, (list, LazyArray)):
             warnings.append(f"dataset {did!r}: 'annotations' is {type(anns).__name__}, not a list")
             continue
         for a in anns:

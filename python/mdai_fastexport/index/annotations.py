@@ -164,6 +164,7 @@ class AnnotationIndexer:
         self.user_ids: set[str] = set()
         self.model_ids: set[str] = set()
         self._pairs: dict[tuple[str | None, ...], int] | None = None
+        self._strings: dict[str, str] = {}
 
     def add(self, a: Any, dataset_id: str, video: bool) -> None:
         """Check one annotation entry and add it to the table or to the skips."""
@@ -272,6 +273,12 @@ class AnnotationIndexer:
         t.tracking.append(aid if n == 0 else f"{aid}#{n + 1}")
         t.dataset_ids.append(dataset_id)
         t.label_ids.append(label.id)
+        # one string object per UID, annotator and time stamp (not one per annotation)
+        if inst is not None:
+            st, sop = inst.study_uid, inst.sop_uid
+        else:
+            st = self._strings.setdefault(st, st)
+            se = se if se is None else self._strings.setdefault(se, se)
         t.study_uids.append(st)
         t.series_uids.append(se)
         t.sop_uids.append(sop)
@@ -279,17 +286,17 @@ class AnnotationIndexer:
         model = _text(a.get("modelId")) or _text(a.get("machineLearningModelId"))
         if model is not None:
             self.model_ids.add(model)
-            t.annotators.append(model)
+            t.annotators.append(self._strings.setdefault(model, model))
         else:
             user = _text(a.get("createdById")) or "unknown"
             self.user_ids.add(user)
-            t.annotators.append(user)
+            t.annotators.append(self._strings.setdefault(user, user))
         t.from_model.append(
             model is not None or _text(a.get("clonedFromModelOutputId")) is not None
         )
         t.notes.append(_text(a.get("note")))
         time = a.get("updatedAt") or a.get("createdAt")
-        t.times.append(time if isinstance(time, str) else None)
+        t.times.append(self._strings.setdefault(time, time) if isinstance(time, str) else None)
         parent = a.get("parentId")
         self.raw_parents.append(
             str(parent) if isinstance(parent, (str, int)) and parent != "" else None

@@ -1,7 +1,8 @@
 """Instances of the DICOM metadata export, and the study → series → instance hierarchy.
 
 Each entry keeps its raw ``dicomTags`` (converted to DICOM only where a work
-item needs them) plus the few numbers planning needs. UIDs are validated; an
+item needs them; for an export read from a file, only the place of its entry in
+the file) plus the few numbers planning needs. UIDs are validated; an
 entry with an invalid UID is ignored and remembered, so annotations pointing
 at it are skipped as ``invalid_uid`` rather than ``missing_instance``.
 
@@ -20,29 +21,49 @@ from typing import Any
 
 from ..dicom.values import is_valid_uid
 from ..headers import integer
+from ..jsonscan import LazyArray
 
 _BIG = 2**31
 
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """One instance of the metadata export."""
+    """One instance of the metadata export: its UIDs, the numbers planning needs, and its
+    header — kept as the parsed ``dicomTags`` of an export given as a dict, or as the place
+    of its entry in the export file (:class:`~..jsonscan.LazyArray`), parsed again each
+    time :attr:`tags` is read (a header is needed only by the files that reference it, so
+    the index of a large export holds no parsed headers)."""
 
     dataset_id: str | None
     study_uid: str
     series_uid: str
     sop_uid: str
-    tags: Mapping[str, Any]
     instance_number: int
     number_of_frames: int
     series_number: int
     rows: int | None
     columns: int | None
+    sop_class_uid: str | None
+    header: Mapping[str, Any] | None = None
+    entries: LazyArray | None = None
+    entry: int = 0
 
     @property
-    def sop_class_uid(self) -> str | None:
-        v = self.tags.get("SOPClassUID")
-        return v if isinstance(v, str) and v else None
+    def tags(self) -> Mapping[str, Any]:
+        """The instance's ``dicomTags`` (an empty mapping when the entry has none)."""
+        if self.header is not None:
+            return self.header
+        assert self.entries is not None
+        return _tags_of(self.entries[self.entry])
+
+    def raw(self) -> bytes | None:
+        """The bytes of the instance's entry in the export file (None for a parsed export)."""
+        return None if self.entries is None else self.entries.raw(self.entry)
+
+
+def _tags_of(entry: Any) -> Mapping[str, Any]:
+    tags = entry.get("dicomTags") if isinstance(entry, Mapping) else None
+    return tags if isinstance(tags, Mapping) else {}
 
 
 @dataclass(slots=True)
@@ -71,6 +92,7 @@ def parse_metadata(metadata_export: Mapping[str, Any]) -> MetadataIndex:
     out = MetadataIndex()
     no_uid = bad_tags = dupes = 0
     datasets = metadata_export.get("datasets")
+    strings: dict[str, str] = {}  # one object per study/series UID and dataset id
     for d in datasets if isinstance(datasets, list) else []:
         if not isinstance(d, Mapping):
             continue
@@ -79,7 +101,10 @@ def parse_metadata(metadata_export: Mapping[str, Any]) -> MetadataIndex:
         if d.get("videoMetadata") and did is not None:
             out.video_datasets.add(did)
         entries = d.get("dicomMetadata")
-        for m in entries if isinstance(entries, list) else []:
+        lazy = entries if isinstance(entries, LazyArray) else None
+        if lazy is None and not isinstance(entries, list):
+            entries = []
+        for k, m in enumerate(entries):
             if not isinstance(m, Mapping):
                 bad_tags += 1
                 continue
@@ -121,17 +146,21 @@ def parse_metadata(metadata_export: Mapping[str, Any]) -> MetadataIndex:
             frames = integer(tags.get("NumberOfFrames"))
             number = integer(tags.get("InstanceNumber"))
             series_no = integer(tags.get("SeriesNumber"))
+            sop_class = tags.get("SOPClassUID")
             out.instances[sop] = Instance(
-                dataset_id=did,
-                study_uid=st,
-                series_uid=se,
+                dataset_id=did if did is None else strings.setdefault(did, did),
+                study_uid=strings.setdefault(st, st),
+                series_uid=strings.setdefault(se, se),
                 sop_uid=sop,
-                tags=tags,
                 instance_number=number if number is not None and abs(number) < _BIG else 0,
                 number_of_frames=frames if frames is not None and 0 < frames < _BIG else 1,
                 series_number=series_no if series_no is not None and abs(series_no) < _BIG else 0,
                 rows=integer(tags.get("Rows")),
                 columns=integer(tags.get("Columns")),
+                sop_class_uid=sop_class if isinstance(sop_class, str) and sop_class else None,
+                header=None if lazy is not None else tags,
+                entries=lazy,
+                entry=k,
             )
     for inst in out.instances.values():
         out.series_instances.setdefault(inst.series_uid, []).append(inst.sop_uid)

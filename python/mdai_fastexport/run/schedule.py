@@ -143,7 +143,7 @@ def outcomes(
     """
     workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
     if workers <= 1 and backend is None:
-        image_of = image_cache({uid: inst.tags for uid, inst in index.instances.items()})
+        image_of = image_cache(_Headers(index))
         for job, k in zip(jobs, positions, strict=True):
             r = run_job(job, k, image_of, out_dir)
             yield r

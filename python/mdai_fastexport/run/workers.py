@@ -14,6 +14,7 @@ import multiprocessing
 import signal
 import sys
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,14 +85,27 @@ def _batch(jobs: list[Job], index: ExportIndex) -> WorkBatch:
     return WorkBatch(jobs, {uid: index.instances[uid].tags for uid in sorted(uids)})
 
 
-def image_cache(headers: Mapping[str, Mapping[str, Any]]) -> Callable[[str], SourceImage]:
-    cache: dict[str, SourceImage] = {}
+#: Source images kept for reuse by later jobs (the annotators of one series, the studies
+#: of one patient): a bound, so that memory follows the largest job, not the project.
+IMAGE_CACHE_SIZE = 4096
+
+
+def image_cache(
+    headers: Mapping[str, Mapping[str, Any]], size: int = IMAGE_CACHE_SIZE
+) -> Callable[[str], SourceImage]:
+    """``uid -> SourceImage``, built from ``headers`` when first asked for and kept in a
+    least-recently-used cache of ``size`` images."""
+    cache: OrderedDict[str, SourceImage] = OrderedDict()
 
     def image_of(uid: str) -> SourceImage:
         img = cache.get(uid)
         if img is None:
             img = source_image(uid, headers[uid])
             cache[uid] = img
+            if len(cache) > size:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(uid)
         return img
 
     return image_of
