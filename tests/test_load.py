@@ -259,9 +259,10 @@ print(status("VmHWM") - base, index.counts["annotations"])
 """
 
 
-def test_peak_memory_of_load_and_index_stays_below_twice_the_json(tmp_path):
-    """Issue 8's bound (≤ 2x the JSON on disk, at peak) on a ~17 MB export; a whole
-    parse of the same files takes about 5.5x (benchmarks/memory.py)."""
+def test_peak_memory_of_load_and_index_stays_below_the_size_of_the_json(tmp_path):
+    """Peak RSS of load + index on a ~17 MB export: about 0.6x the JSON on disk (issue 8's
+    target: 2x; a whole parse takes 5.5x, benchmarks/memory.py). Bounded by 1x, which a
+    loader that keeps the file's pages mapped (they count in RSS) would exceed."""
     a, m = write_exports(
         tmp_path, name="mem", seed=5, ct_studies=8, ct_series=4, ct_slices=60,
         annotations_per_slice=3, ct_size=(512, 512),
@@ -276,4 +277,4 @@ def test_peak_memory_of_load_and_index_stays_below_twice_the_json(tmp_path):
     ).stdout.split()
     peak, annotations = int(out[0]), int(out[1])
     assert annotations > 5000
-    assert peak <= 2 * size, f"peak {peak / 1e6:.1f} MB for {size / 1e6:.1f} MB of JSON"
+    assert peak <= size, f"peak {peak / 1e6:.1f} MB for {size / 1e6:.1f} MB of JSON"

@@ -33,7 +33,8 @@ _STRUCTURAL[[123, 125, 91, 93]] = True
 _STEP = np.zeros(256, dtype=np.int32)
 _STEP[[123, 91]] = 1
 _STEP[[125, 93]] = -1
-CHUNK = 1 << 20  # bytes scanned at once: the temporaries take about ten times this
+CHUNK = 1 << 18  # bytes scanned at once: the temporaries take about ten times this (as fast
+# as larger chunks, which only add to the peak of a small export)
 
 #: A document: its bytes, or a read-only map of its file (then the pages read are given
 #: back as soon as they have been parsed, so the file does not stay in this process's
@@ -42,9 +43,16 @@ Buffer = bytes | mmap.mmap
 _PAGE = mmap.PAGESIZE
 
 
+#: A page fault can map pages around the faulting one (fault-around, and whole large
+#: folios of the page cache, up to 2 MiB): a reader that goes forward gives back so much
+#: behind each range too, or it would keep a part of every range it has given back.
+BEHIND = 2 << 20
+
+
 def forget(raw: Buffer, start: int, stop: int) -> None:
     """Give back the pages of ``raw[start:stop]`` (a no-op for bytes)."""
     if isinstance(raw, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        start = max(0, start)
         a = start - start % _PAGE
         b = min(stop + (-stop) % _PAGE, len(raw))
         if b > a:
@@ -97,7 +105,7 @@ class Structure:
             last_not_bs = np.argmin(bs[::-1])  # first False from the end (0 if none)
             trailing = int(last_not_bs) if not bs[n - 1 - last_not_bs] else n
             backslashes = trailing + (backslashes if trailing == n else 0)
-            forget(raw, start, start + n)
+            forget(raw, start - BEHIND, start + n)
         self.pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
         self.char = np.concatenate(chars) if chars else np.zeros(0, np.uint8)
         self.depth = np.concatenate(depths) if depths else np.zeros(0, np.int32)
@@ -148,7 +156,14 @@ class Structure:
         ends[:-1] = starts
         ends[-1] = int(self.pos[k_close])
         raw = self.raw
-        between = b"".join([raw[a:b] for a, b in _pairs(gaps, ends)])
+        pieces, done = [], 0
+        for a, b in _pairs(gaps, ends):
+            pieces.append(raw[a:b])
+            if b - done >= CHUNK:  # each gap touches a page: given back as the scan goes
+                forget(raw, done - BEHIND, b)
+                done = b
+        forget(raw, done - BEHIND, int(self.pos[k_close]))
+        between = b"".join(pieces)
         if between.translate(None, b" \t\r\n") != b"," * max(len(starts) - 1, 0):
             return None
         return starts, stops
@@ -235,10 +250,10 @@ class LazyArray(Sequence[Any]):
         for a, b in _pairs(self._starts, self._stops):
             yield self._parse(a, b)
             if b - done >= CHUNK:  # pages given back a chunk at a time
-                forget(self._buffer, done, b)
+                forget(self._buffer, done - BEHIND, b)
                 done = b
         if len(self._starts):
-            forget(self._buffer, done, int(self._stops[-1]))
+            forget(self._buffer, done - BEHIND, int(self._stops[-1]))
 
 
 #: The arrays a document is split at: ``datasets[].<key>``.

@@ -163,8 +163,8 @@ def build_index(
             )
     if ix.out_of_bounds:
         warnings.append(
-            f"{len(ix.out_of_bounds)} annotation(s) have vertices outside the image; their masks "
-            f"are clipped to the image: {_first(ix.out_of_bounds)}"
+            f"{len(ix.out_of_bounds)} annotation(s) have vertices outside the image (SEG clips "
+            f"their masks to the image, SR keeps the coordinates): {_first(ix.out_of_bounds)}"
         )
     if ix.duplicate_ids:
         warnings.append(

@@ -36,7 +36,7 @@ from ..report import RunReport, Skip
 from ..shards import WHOLE, Shard, plan_digest, select
 from ..write import write_bytes
 from .schedule import Progress, outcomes
-from .workers import JobOutcome, WorkBatch, make_batches, run_batch, run_job
+from .workers import JobOutcome, WorkBatch, make_batch, run_batch, run_job
 
 OutputFormat = Literal["SEG", "SR"]
 
@@ -45,7 +45,7 @@ __all__ = [
     "OutputFormat",
     "WorkBatch",
     "check_options",
-    "make_batches",
+    "make_batch",
     "run_batch",
     "run_export",
     "run_job",

@@ -30,10 +30,9 @@ from ..index import ExportIndex
 from ..plan import Job
 from .workers import (
     JobOutcome,
-    WorkBatch,
     batch_ranges,
     image_cache,
-    make_batches,
+    make_batch,
     run_batch,
     run_job,
     run_shared_batch,
@@ -119,15 +118,6 @@ def _forking_pool() -> Iterator[None]:
         _FORKING_POOL = False
 
 
-def _orders(batches: list[WorkBatch], positions: list[int]) -> list[list[int]]:
-    """The plan positions of each batch's jobs."""
-    out, k = [], 0
-    for b in batches:
-        out.append(positions[k : k + len(b.jobs)])
-        k += len(b.jobs)
-    return out
-
-
 def outcomes(
     jobs: list[Job],
     positions: list[int],
@@ -141,7 +131,11 @@ def outcomes(
 
     Stops scheduling after a job reports a full disk.
     """
-    workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
+    if backend is None:
+        workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
+    else:  # -1 means every core of the backend's workers (a dask cluster's), not this machine's
+        with joblib.parallel_config(backend=backend):
+            workers = min(joblib.effective_n_jobs(n_jobs), len(jobs))
     if workers <= 1 and backend is None:
         image_of = image_cache(_Headers(index))
         for job, k in zip(jobs, positions, strict=True):
@@ -175,11 +169,12 @@ def outcomes(
         finally:
             share(None, None)
         return
-    batches = make_batches(jobs, index, workers)
-    calls = [
-        joblib.delayed(run_batch)(b, o, str(out_dir))
-        for b, o in zip(batches, _orders(batches, positions), strict=True)
-    ]
+    # batches carry their headers, parsed as joblib dispatches them (a few per worker
+    # ahead), so the headers of the whole project are never in memory at once
+    calls = (
+        joblib.delayed(run_batch)(make_batch(jobs[a:b], index), positions[a:b], str(out_dir))
+        for a, b in batch_ranges(jobs, workers)
+    )
     # parallel_config, not Parallel(backend=...): joblib 1.6's dask backend only works this way
     with joblib.parallel_config(backend=backend):
         parallel = joblib.Parallel(n_jobs=workers, return_as="generator_unordered")

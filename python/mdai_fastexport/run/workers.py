@@ -70,10 +70,10 @@ def batch_ranges(jobs: Sequence[Job], workers: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def make_batches(jobs: Sequence[Job], index: ExportIndex, workers: int) -> list[WorkBatch]:
-    """:func:`batch_ranges` as batches that carry their headers (for workers that do not
-    share this process's memory)."""
-    return [_batch(list(jobs[a:b]), index) for a, b in batch_ranges(jobs, workers)]
+def make_batch(jobs: Sequence[Job], index: ExportIndex) -> WorkBatch:
+    """Consecutive jobs (a range of :func:`batch_ranges`) as a batch that carries its
+    headers, for workers that do not share this process's memory."""
+    return _batch(list(jobs), index)
 
 
 def _unit(job: Job) -> str:
