@@ -374,6 +374,15 @@ class Digests:
     def __init__(self, index: ExportIndex) -> None:
         self._index = index
         self._headers: dict[str, bytes] = {}
+        self._labels: dict[str, tuple[Label, bytes]] = {}
+
+    def _label(self, label: Label) -> bytes:
+        """The label serialised (once per run: ``dataclasses.asdict`` is slow)."""
+        got = self._labels.get(label.id)
+        if got is None or got[0] is not label:
+            got = (label, orjson.dumps(dataclasses.asdict(label), default=str))
+            self._labels[label.id] = got
+        return got[1]
 
     def _header(self, uid: str) -> bytes:
         h = self._headers.get(uid)
@@ -410,7 +419,7 @@ class Digests:
                     job.sop_instance_uid,
                     job.series_instance_uid,
                     dataclasses.asdict(job.annotator),
-                    [dataclasses.asdict(lab) for lab in _job_labels(job)],
+                    len(_job_labels(job)),
                     [b.ids, b.tracking, b.label_ids, b.series_uids, b.sop_uids, b.frames],
                     [b.notes, b.times, b.from_model, b.parent_tracking, b.parent_labels],
                     list(job.instance_uids),
@@ -427,6 +436,8 @@ class Digests:
             g.vertices,
         ):
             h.update(arr.tobytes())
+        for lab in _job_labels(job):
+            h.update(self._label(lab))
         for uid in job.instance_uids:
             h.update(self._header(uid))
         return h.hexdigest()

@@ -165,6 +165,7 @@ class AnnotationIndexer:
         self.model_ids: set[str] = set()
         self._pairs: dict[tuple[str | None, ...], int] | None = None
         self._strings: dict[str, str] = {}
+        self._valid_uids: set[str] = set()
 
     def add(self, a: Any, dataset_id: str, video: bool) -> None:
         """Check one annotation entry and add it to the table or to the skips."""
@@ -202,9 +203,13 @@ class AnnotationIndexer:
             skip("video_dataset", f"dataset {dataset_id} is a video dataset (no DICOM instances)")
             return
         for key, value in uids.items():
-            if value is False or (value and not is_valid_uid(value)):
+            if value is False or (
+                value and value not in self._valid_uids and not is_valid_uid(value)
+            ):
                 skip("invalid_uid", f"{key} {a.get(key)!r:.80} is not a valid DICOM UID")
                 return
+            if value:
+                self._valid_uids.add(value)  # the same study/series UIDs come again and again
         if st is None:
             skip("missing_uid", "no StudyInstanceUID")
             return

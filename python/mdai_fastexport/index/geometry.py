@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -172,7 +173,8 @@ def _numbers(*values: Any) -> list[float]:
     return out
 
 
-_FAST = (int, float)  # exact types (not bool, which subclasses int)
+_LIST, _PAIR = {list}, {2}
+_NUMBER = {int, float}  # exact types (not bool, which subclasses int)
 
 
 def _ring(points: Any, what: str) -> np.ndarray:
@@ -181,11 +183,14 @@ def _ring(points: Any, what: str) -> np.ndarray:
         raise GeometryProblem("invalid_geometry", f"{what} is {type(points).__name__}, not a list")
     if not points:
         raise GeometryProblem("empty_geometry", f"{what} has no vertices")
-    if isinstance(points[0], list) and all(
-        type(p) is list and len(p) == 2 and type(p[0]) in _FAST and type(p[1]) in _FAST
-        for p in points
+    if (
+        type(points[0]) is list
+        and set(map(type, points)) == _LIST
+        and set(map(len, points)) == _PAIR
+        and set(map(type, chain.from_iterable(points))) <= _NUMBER
     ):
-        # the usual [[x, y], ...] of plain numbers: one vectorised check
+        # the usual [[x, y], ...] of plain numbers (type checks at C speed, no bool, no
+        # string numpy would convert): one vectorised check of the values
         arr = np.asarray(points, dtype=np.float64)
         if np.isfinite(arr).all() and np.abs(arr).max() <= MAX_COORDINATE:
             return arr
@@ -206,13 +211,13 @@ def _ring(points: Any, what: str) -> np.ndarray:
 
 def _distinct(v: np.ndarray, at_least: int) -> bool:
     """Whether ``v`` has at least ``at_least`` (2 or 3) distinct vertices."""
-    differs = np.any(v != v[0], axis=1)
+    differs = (v != v[0]).any(axis=1)
     if at_least <= 1 or not differs.any():
         return at_least <= 1
     if at_least == 2:
         return True
-    second = v[int(np.argmax(differs))]
-    return bool(np.any(differs & np.any(v != second, axis=1)))
+    second = v[int(differs.argmax())]
+    return bool((differs & (v != second).any(axis=1)).any())
 
 
 def parse_geometry(
