@@ -230,7 +230,7 @@ def test_a_metadata_file_cut_short_during_the_run_is_reported(export, tmp_path):
 
 
 def test_a_pipe_is_read_too(export, tmp_path):
-    """``-m <(zcat meta.json.gz)``: a file that cannot be mapped is read."""
+    """``-m <(zcat meta.json.gz)``: a file that cannot be read by position is read whole."""
     a, m = export
     fifo = tmp_path / "meta.fifo"
     os.mkfifo(fifo)
@@ -262,7 +262,7 @@ print(status("VmHWM") - base, index.counts["annotations"])
 def test_peak_memory_of_load_and_index_stays_below_the_size_of_the_json(tmp_path):
     """Peak RSS of load + index on a ~17 MB export: about 0.6x the JSON on disk (issue 8's
     target: 2x; a whole parse takes 5.5x, benchmarks/memory.py). Bounded by 1x, which a
-    loader that keeps the file's pages mapped (they count in RSS) would exceed."""
+    loader that holds the file's bytes would exceed."""
     a, m = write_exports(
         tmp_path, name="mem", seed=5, ct_studies=8, ct_series=4, ct_slices=60,
         annotations_per_slice=3, ct_size=(512, 512),

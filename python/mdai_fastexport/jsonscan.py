@@ -5,8 +5,13 @@ the file's size in memory for a DICOM metadata export. :class:`Structure` finds
 the braces and brackets that are outside strings (vectorised with numpy, chunk
 by chunk, so memory stays bounded), with their nesting depths; from them the
 spans of the elements of an array are known, and each element can be parsed on
-its own when it is needed (:class:`LazyArray`), while the document stays one
-``bytes`` object.
+its own when it is needed (:class:`LazyArray`).
+
+A file is not read into memory, nor mapped: it stays open and each span is read
+with ``pread`` when it is needed (:class:`FileSource`). So this process holds
+neither the file nor its pages, a file cut short during a run is a clear error
+(a mapped one would be a SIGBUS), and forked workers read through the same
+descriptor without sharing an offset.
 
 Strings are found exactly: a quote is real unless an odd run of backslashes
 precedes it; braces inside strings are ignored. Only the depths up to
@@ -17,9 +22,9 @@ would cost more than the header itself).
 from __future__ import annotations
 
 import json
-import mmap
-from collections.abc import Iterator, Sequence
-from typing import Any, overload
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any, overload
 
 import numpy as np
 import orjson
@@ -33,30 +38,93 @@ _STRUCTURAL[[123, 125, 91, 93]] = True
 _STEP = np.zeros(256, dtype=np.int32)
 _STEP[[123, 91]] = 1
 _STEP[[125, 93]] = -1
-CHUNK = 1 << 18  # bytes scanned at once: the temporaries take about ten times this (as fast
-# as larger chunks, which only add to the peak of a small export)
-
-#: A document: its bytes, or a read-only map of its file (then the pages read are given
-#: back as soon as they have been parsed, so the file does not stay in this process's
-#: memory; the kernel keeps it in its page cache while there is room).
-Buffer = bytes | mmap.mmap
-_PAGE = mmap.PAGESIZE
+CHUNK = 1 << 18  # bytes scanned at once: the temporaries take about ten times this
+BLOCK = 1 << 20  # bytes read at once when many small spans are read in order
 
 
-#: A page fault can map pages around the faulting one (fault-around, and whole large
-#: folios of the page cache, up to 2 MiB): a reader that goes forward gives back so much
-#: behind each range too, or it would keep a part of every range it has given back.
-BEHIND = 2 << 20
+class Truncated(InputFormatError):
+    """The file became shorter than it was when it was scanned."""
 
 
-def forget(raw: Buffer, start: int, stop: int) -> None:
-    """Give back the pages of ``raw[start:stop]`` (a no-op for bytes)."""
-    if isinstance(raw, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        start = max(0, start)
-        a = start - start % _PAGE
-        b = min(stop + (-stop) % _PAGE, len(raw))
-        if b > a:
-            raw.madvise(mmap.MADV_DONTNEED, a, b - a)
+class Source:
+    """The bytes of a JSON document, read by span."""
+
+    where = "document"
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def read(self, start: int, stop: int) -> bytes:
+        """``document[start:stop]``.
+
+        Raises:
+            Truncated: the file has become shorter.
+        """
+        raise NotImplementedError
+
+    def chunks(self, size: int) -> Iterator[tuple[int, bytes]]:
+        """``(offset, bytes)`` of consecutive pieces of ``size`` bytes, in order."""
+        for start in range(0, len(self), size):
+            yield start, self.read(start, min(start + size, len(self)))
+
+    def gather(self, spans: Iterable[tuple[int, int]]) -> Iterator[bytes]:
+        """The bytes of each of ``spans`` (ascending), read a block at a time."""
+        base, block = 0, b""
+        for a, b in spans:
+            if a < base or b > base + len(block):
+                if b - a >= BLOCK:
+                    yield self.read(a, b)
+                    continue
+                base, block = a, self.read(a, min(a + BLOCK, len(self)))
+            yield block[a - base : b - base]
+
+
+class BytesSource(Source):
+    """A document in memory (a pipe's contents, or bytes given by the caller)."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self._data = bytes(data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def read(self, start: int, stop: int) -> bytes:
+        return self._data[start:stop]
+
+    def gather(self, spans: Iterable[tuple[int, int]]) -> Iterator[bytes]:
+        data = self._data
+        return (data[a:b] for a, b in spans)
+
+
+class FileSource(Source):
+    """A regular file, kept open and read by ``pread`` (its size as it was when opened)."""
+
+    def __init__(self, file: IO[bytes], where: str = "document") -> None:
+        self._file = file
+        self._fd = file.fileno()
+        self._size = os.fstat(self._fd).st_size
+        self.where = where
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, start: int, stop: int) -> bytes:
+        parts, at = [], start
+        while at < stop:  # one read returns at most about 2 GB on Linux
+            try:
+                data = os.pread(self._fd, stop - at, at)
+            except OSError as exc:
+                raise InputFormatError(f"cannot read {self.where}: {exc}") from None
+            if not data:
+                raise Truncated(f"{self.where} was truncated while it was being read")
+            parts.append(data)
+            at += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def as_source(raw: Source | bytes | bytearray | memoryview) -> Source:
+    """``raw`` as a :class:`Source` (bytes are wrapped)."""
+    return raw if isinstance(raw, Source) else BytesSource(raw)
 
 
 class Structure:
@@ -70,15 +138,16 @@ class Structure:
         deepest: the deepest nesting anywhere in the document.
     """
 
-    def __init__(self, raw: Buffer, max_depth: int, chunk: int = CHUNK) -> None:
-        self.raw = raw
-        data = np.frombuffer(raw, dtype=np.uint8)
+    def __init__(
+        self, raw: Source | bytes | bytearray | memoryview, max_depth: int, chunk: int = CHUNK
+    ) -> None:
+        self.raw = as_source(raw)
         positions, chars, depths = [], [], []
         backslashes = 0  # backslashes that ended the previous chunk
         odd_quotes = 0  # parity of the real quotes so far
         depth = deepest = 0
-        for start in range(0, len(data), chunk):
-            d = data[start : start + chunk]
+        for start, piece in self.raw.chunks(chunk):
+            d = np.frombuffer(piece, dtype=np.uint8)
             n = len(d)
             bs = d == _BACKSLASH
             edge = np.diff(np.concatenate(([backslashes > 0], bs, [False])).astype(np.int8))
@@ -105,7 +174,6 @@ class Structure:
             last_not_bs = np.argmin(bs[::-1])  # first False from the end (0 if none)
             trailing = int(last_not_bs) if not bs[n - 1 - last_not_bs] else n
             backslashes = trailing + (backslashes if trailing == n else 0)
-            forget(raw, start - BEHIND, start + n)
         self.pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
         self.char = np.concatenate(chars) if chars else np.zeros(0, np.uint8)
         self.depth = np.concatenate(depths) if depths else np.zeros(0, np.int32)
@@ -128,7 +196,7 @@ class Structure:
         found = []
         for k in np.flatnonzero((self.char == _OPEN_ARRAY) & (self.depth == depth + 1)).tolist():
             p = int(self.pos[k])
-            head = self.raw[max(0, p - len(needle) - 256) : p].rstrip()
+            head = self.raw.read(max(0, p - len(needle) - 256), p).rstrip()
             if not head.endswith(b":"):
                 continue
             head = head[:-1].rstrip()
@@ -155,14 +223,7 @@ class Structure:
         ends = np.empty_like(gaps)
         ends[:-1] = starts
         ends[-1] = int(self.pos[k_close])
-        raw = self.raw
-        pieces, done = [], 0
-        for a, b in _pairs(gaps, ends):
-            pieces.append(raw[a:b])
-            if b - done >= CHUNK:  # each gap touches a page: given back as the scan goes
-                forget(raw, done - BEHIND, b)
-                done = b
-        forget(raw, done - BEHIND, int(self.pos[k_close]))
+        pieces = list(self.raw.gather(_pairs(gaps, ends)))
         between = b"".join(pieces)
         if between.translate(None, b" \t\r\n") != b"," * max(len(starts) - 1, 0):
             return None
@@ -198,28 +259,20 @@ def loads(raw: bytes | memoryview) -> Any:
 
 
 class LazyArray(Sequence[Any]):
-    """The elements of a JSON array, each parsed when it is read (never cached): the
-    document's bytes and two offset arrays, 16 bytes per element."""
+    """The elements of a JSON array, each read and parsed when it is asked for (never
+    cached): the document's :class:`Source` and two offset arrays, 16 bytes per element."""
 
     def __init__(
-        self, raw: Buffer, starts: np.ndarray, stops: np.ndarray, where: str = "document"
+        self, raw: Source, starts: np.ndarray, stops: np.ndarray, where: str = "document"
     ) -> None:
-        self._buffer = raw
-        self._raw = memoryview(raw)
+        self._source = raw
         self._starts = starts
         self._stops = stops
         self.where = where
 
-    def _bytes(self, a: int, b: int) -> memoryview:
-        raw = self._buffer
-        if isinstance(raw, mmap.mmap) and raw.size() < len(raw):
-            # a mapped file cut short: reading past its new end would be a SIGBUS
-            raise InputFormatError(f"{self.where} was truncated while it was being read")
-        return self._raw[a:b]
-
-    def _parse(self, a: int, b: int) -> Any:
+    def _parse(self, a: int, data: bytes) -> Any:
         try:
-            return loads(self._bytes(a, b))
+            return loads(data)
         except (ValueError, RecursionError) as exc:
             raise InputFormatError(f"{self.where} is not valid JSON at byte {a}: {exc}") from None
 
@@ -233,27 +286,21 @@ class LazyArray(Sequence[Any]):
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        a, b = int(self._starts[i]), int(self._stops[i])
-        value = self._parse(a, b)
-        forget(self._buffer, a, b)
-        return value
+        a = int(self._starts[i])
+        return self._parse(a, self.raw(i))
 
     def raw(self, i: int) -> bytes:
-        """A copy of the bytes of element ``i``."""
-        a, b = int(self._starts[i]), int(self._stops[i])
-        data = bytes(self._bytes(a, b))
-        forget(self._buffer, a, b)
-        return data
+        """The bytes of element ``i``.
+
+        Raises:
+            InputFormatError: the file has become shorter since it was scanned.
+        """
+        return self._source.read(int(self._starts[i]), int(self._stops[i]))
 
     def __iter__(self) -> Iterator[Any]:
-        done = 0
-        for a, b in _pairs(self._starts, self._stops):
-            yield self._parse(a, b)
-            if b - done >= CHUNK:  # pages given back a chunk at a time
-                forget(self._buffer, done - BEHIND, b)
-                done = b
-        if len(self._starts):
-            forget(self._buffer, done - BEHIND, int(self._stops[-1]))
+        spans = _pairs(self._starts, self._stops)
+        for a, data in zip(self._starts.tolist(), self._source.gather(spans), strict=True):
+            yield self._parse(a, data)
 
 
 #: The arrays a document is split at: ``datasets[].<key>``.
@@ -261,7 +308,10 @@ _DATASETS = b"datasets"
 
 
 def split_document(
-    raw: Buffer, key: bytes, max_depth: int, where: str = "document"
+    raw: Source | bytes | bytearray | memoryview,
+    key: bytes,
+    max_depth: int,
+    where: str = "document",
 ) -> dict[str, Any] | None:
     """Parse an MD.ai export with every ``datasets[].<key>`` array left unparsed, as a
     :class:`LazyArray` (whose elements raise :class:`~.errors.InputFormatError` naming
@@ -271,7 +321,11 @@ def split_document(
     unbalanced, nested deeper than ``max_depth``, ``datasets`` given twice, an element that
     is not an object, invalid JSON outside the arrays — so that the caller parses it whole
     (and reports its problems as it always does).
+
+    Raises:
+        InputFormatError: the file became shorter while it was being read.
     """
+    raw = as_source(raw)
     try:
         st = Structure(raw, max_depth=5)
     except ValueError:
@@ -289,16 +343,14 @@ def split_document(
         if spans is None:
             return None
         a, b = st.span(k_open, k_close)
-        pieces += [raw[at:a], b"[%d]" % n]
+        pieces += [raw.read(at, a), b"[%d]" % n]
         lazy.append(LazyArray(raw, *spans, where=where))
         at = b
-    pieces.append(raw[at:])
+    pieces.append(raw.read(at, len(raw)))
     try:
         doc = orjson.loads(b"".join(pieces))
     except orjson.JSONDecodeError:
         return None
-    finally:
-        forget(raw, 0, len(raw))
     datasets = doc.get("datasets") if isinstance(doc, dict) else None
     if not isinstance(datasets, list):
         return None

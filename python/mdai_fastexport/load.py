@@ -1,11 +1,11 @@
 """Step 1 of the data path: read the two MD.ai JSON exports.
 
-A file is mapped, not read, with its big arrays — the annotations, the
-metadata entries — kept as spans into it (:mod:`.jsonscan`): each annotation
-and each instance header is parsed when the index or a file needs it and its
-pages are given back after, so memory follows the index and the work, not the
-size of the files, nor that of their parsed objects (several times more). A
-file must not be rewritten while a run reads it (one cut short is reported).
+A file is not read whole: it stays open, its big arrays — the annotations, the
+metadata entries — kept as spans into it (:mod:`.jsonscan`), and each
+annotation and each instance header is read and parsed when the index or a file
+needs it. So memory follows the index and the work, not the size of the files,
+nor that of their parsed objects (several times more). A file must not be
+rewritten while a run reads it (one cut short is reported).
 orjson parses standard JSON several times faster than the standard library.
 Exports written by tools that emit the non-standard ``NaN``/``Infinity`` tokens
 are re-read with :mod:`json`, so such values reach validation (and are reported
@@ -15,46 +15,52 @@ per annotation) instead of failing the whole file.
 from __future__ import annotations
 
 import json
-import mmap
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .errors import InputFormatError
-from .jsonscan import Buffer, LazyArray, json_int, split_document
+from .jsonscan import BytesSource, FileSource, LazyArray, Source, json_int, split_document
 
 PathLike = str | os.PathLike[str]
 
 
-def _open(path: PathLike, what: str) -> Buffer:
-    """The file mapped read-only (its pages are read when needed and given back after),
-    or its bytes when it cannot be mapped (empty, a pipe, a special file)."""
+def _open(path: PathLike, what: str) -> Source:
+    """The file, open and read by span when needed (a regular file), or its bytes (a pipe,
+    a special file)."""
     p = Path(path)
+    where = f"{what} file {p}"
     try:
-        with p.open("rb") as f:
-            try:
-                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):
-                return f.read()
+        f = p.open("rb")
     except FileNotFoundError:
         raise InputFormatError(f"{what} file not found: {p}") from None
     except OSError as exc:
         raise InputFormatError(f"cannot read {what} file {p}: {exc}") from None
+    try:
+        if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return FileSource(f, where)
+        with f:
+            return BytesSource(f.read())
+    except OSError as exc:
+        f.close()
+        raise InputFormatError(f"cannot read {what} file {p}: {exc}") from None
 
 
-def _read_json(path: PathLike, what: str, raw: Buffer | None = None) -> Any:
+def _read_json(path: PathLike, what: str, raw: Source | None = None) -> Any:
     p = Path(path)
     if raw is None:
         raw = _open(path, what)
+    data = raw.read(0, len(raw))
     try:
-        return orjson.loads(memoryview(raw))
+        return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         try:
             # integers beyond 64 bits become floats, as orjson reads them: a NaN token
             # elsewhere in the file must not change how every other number is read
-            return json.loads(bytes(raw), parse_int=json_int)
+            return json.loads(data, parse_int=json_int)
         except (ValueError, UnicodeDecodeError):
             raise InputFormatError(f"{what} file {p} is not valid JSON: {exc}") from None
         except RecursionError:
@@ -104,9 +110,9 @@ def _load(path_or_obj: Any, what: str, big: bytes) -> tuple[Any, str, bool]:
     :data:`MAX_DEPTH`.
 
     A file is read with its big arrays (``datasets[].<big>``: the annotations, or the
-    metadata entries) left unparsed, element spans into the file's bytes
-    (:func:`..jsonscan.split_document`): a parsed export takes several times the file's
-    size in memory, the bytes once. A file that is not a plain export is parsed whole, so
+    metadata entries) left unparsed, as spans into the file
+    (:func:`..jsonscan.split_document`, 16 bytes per element): a parsed export takes
+    several times the file's size in memory. A file that is not a plain export is parsed whole, so
     that its problems are reported as usual. Anything but a path is taken as the parsed
     JSON (a list or a number passed instead of a dict is then reported as such, not a
     TypeError from ``Path()``).
