@@ -278,3 +278,59 @@ def test_a_failed_worker_pool_is_reported_not_raised(pair, tmp_path, monkeypatch
     assert f"{len(report.not_written)} file(s) not written" in failed[0].detail
     # ...but the folder holds exactly what the report lists
     assert sorted(p.name for p in _dcm(out)) == [report.files[0].path]
+
+
+def test_rounded_direction_cosines_are_written_normalised(tmp_path):
+    """An oblique series whose ImageOrientationPatient was rounded to 3 decimals (0.707 ...,
+    which dciodvfy rejects as not unit) keeps its orientation, normalised, with a warning;
+    one that is no orientation at all (1, 0.5, ...) is left out, with a warning too."""
+    ann, meta = make_exports(seed=4, ct_series=1, ct_slices=3, with_multiframe=False)
+    uids = {a["SeriesInstanceUID"] for a in ann["datasets"][0]["annotations"]}
+    ct = [
+        m
+        for m in meta["datasets"][0]["dicomMetadata"]
+        if m["dicomTags"].get("Modality") == "CT" and m["SeriesInstanceUID"] in uids
+    ]
+    assert ct
+    for m in ct:
+        m["dicomTags"]["ImageOrientationPatient"] = [0.707, 0.707, 0, -0.707, 0.707, 0]
+    report = export_seg(ann, meta, tmp_path / "out", n_jobs=1)
+    assert any("written normalised" in w for w in report.warnings)
+    series = {m["SeriesInstanceUID"] for m in ct}
+    segs = [f for f in report.files if f.series_uid in series]
+    assert segs
+    h = 0.5**0.5
+    for f in segs:
+        path = tmp_path / "out" / f.path
+        assert dciodvfy_errors(path) == []
+        ds = pydicom.dcmread(path)
+        ori = [float(v) for v in ds.SharedFunctionalGroupsSequence[0]
+               .PlaneOrientationSequence[0].ImageOrientationPatient]  # fmt: skip
+        assert ori == pytest.approx([h, h, 0, -h, h, 0], abs=1e-9)
+
+    for m in ct:
+        m["dicomTags"]["ImageOrientationPatient"] = [1, 0.5, 0, 0, 1, 0]
+    report = export_seg(ann, meta, tmp_path / "off", n_jobs=1)
+    assert any("ignored (not two orthogonal unit vectors)" in w for w in report.warnings)
+    for f in report.files:
+        assert dciodvfy_errors(tmp_path / "off" / f.path) == []
+
+
+def test_a_header_problem_of_many_instances_is_said_once():
+    from mdai_fastexport.report import fold_warnings
+
+    got = fold_warnings(
+        [
+            "instance 1.2: PixelSpacing '0' ignored",
+            "a warning about the export",
+            "instance 1.3 frame 2: PixelSpacing '0' ignored",
+            "instance 1.2: PixelSpacing '0' ignored",  # the same file built again
+            "instance 1.4: SliceThickness 'x' ignored",
+            "a warning about the export",
+        ]
+    )
+    assert got == [
+        "2 instances/frames: PixelSpacing '0' ignored (first: instance 1.2)",
+        "a warning about the export",
+        "instance 1.4: SliceThickness 'x' ignored",
+    ]

@@ -66,6 +66,31 @@ _UNIT_TOLERANCE = 4e-5
 _ORTHOGONAL_TOLERANCE = 1e-4
 
 
+#: Direction cosines this close to orthonormal are taken as rounded in the source (three
+#: decimals, "0.707", are off by 1.5e-4; two by 4e-3) and written normalised.
+_ROUNDING_TOLERANCE = 1e-2
+
+
+def _normalised(ori: list[float]) -> list[float] | None:
+    """``ori`` made orthonormal (Gram-Schmidt: the row kept in direction, the column made
+    orthogonal to it) when it is within :data:`_ROUNDING_TOLERANCE` of it, else None."""
+    row, col = ori[:3], ori[3:]
+    nr, nc = math.hypot(*row), math.hypot(*col)
+    dot = sum(a * b for a, b in zip(row, col, strict=True))
+    if (
+        abs(nr - 1) > _ROUNDING_TOLERANCE
+        or abs(nc - 1) > _ROUNDING_TOLERANCE
+        or abs(dot) > _ROUNDING_TOLERANCE
+    ):
+        return None
+    r = [a / nr for a in row]
+    along = sum(a * b for a, b in zip(r, col, strict=True))
+    c = [b - along * a for a, b in zip(r, col, strict=True)]
+    n = math.hypot(*c)
+    out = r + [b / n for b in c]
+    return out if _orthonormal(out) else None
+
+
 def _orthonormal(ori: list[float]) -> bool:
     """Whether ``ori`` holds two orthogonal unit vectors (row, column)."""
     row, col = ori[:3], ori[3:]
@@ -99,13 +124,22 @@ def _geometry(groups: list[Tags], problems: list[str], where: str) -> FrameGeome
             )
             ori = floats(ori_raw, 6)
             if ori is not None and not _orthonormal(ori):
-                # zero, non-unit (1e308, 2.5) or non-orthogonal direction cosines: dciodvfy
-                # rejects them in a SEG, and they describe no plane
-                problems.append(
-                    f"{where}: ImageOrientationPatient {ori_raw!r} ignored (not two "
-                    "orthogonal unit vectors)"
-                )
-                ori = None
+                fixed = _normalised(ori)
+                if fixed is not None:  # rounded in the source: dciodvfy rejects it as it is
+                    problems.append(
+                        f"{where}: ImageOrientationPatient {ori_raw!r} is not exactly two "
+                        "orthogonal unit vectors (rounded?); written normalised"
+                    )
+                else:
+                    # zero, non-unit (1e308, 2.5) or non-orthogonal direction cosines:
+                    # dciodvfy rejects them in a SEG, and they describe no plane
+                    problems.append(
+                        f"{where}: ImageOrientationPatient {ori_raw!r} ignored (not two "
+                        "orthogonal unit vectors)"
+                    )
+                ori = fixed
+                if fixed is not None:
+                    ori_raw = fixed  # what is written
         pm = _item(g.get("PixelMeasuresSequence")) or g
         if spacing is None and pm.get("PixelSpacing") is not None:
             sp_raw = pm.get("PixelSpacing")

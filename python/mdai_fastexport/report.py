@@ -8,6 +8,7 @@ the outputs as ``report.json`` (the manifest). Skips carry a machine-readable
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,41 @@ class WrittenFile:
     frames: int = 0
     measurement_groups: int = 0
     bytes: int = 0
+
+
+_PER_INSTANCE = re.compile(r"^instance (\S+)( frame \d+)?: (.*)$", re.DOTALL)
+
+
+def fold_warnings(warnings: list[str]) -> list[str]:
+    """``warnings`` without repeats, and a header problem that several instances (or frames)
+    share said once with their number and the first of them: every file built from a series
+    with a rounded orientation would otherwise repeat it per instance and per file."""
+    order: list[tuple[bool, str]] = []  # (per-instance problem?, text)
+    seen: set[str] = set()
+    groups: dict[str, list[str]] = {}
+    for w in warnings:
+        if w in seen:
+            continue
+        seen.add(w)
+        m = _PER_INSTANCE.match(w)
+        if m is None:
+            order.append((False, w))
+            continue
+        problem = m.group(3)
+        if problem not in groups:
+            groups[problem] = []
+            order.append((True, problem))
+        groups[problem].append(f"instance {m.group(1)}{m.group(2) or ''}")
+    out = []
+    for grouped, text in order:
+        where = groups[text] if grouped else []
+        if not grouped:
+            out.append(text)
+        elif len(where) == 1:
+            out.append(f"{where[0]}: {text}")
+        else:
+            out.append(f"{len(where)} instances/frames: {text} (first: {where[0]})")
+    return out
 
 
 def report_name(output_format: str) -> str:

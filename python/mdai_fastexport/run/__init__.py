@@ -32,7 +32,7 @@ from ..index import ExportIndex, RasterOptions, build_index
 from ..journal import Journal, journal_name, read_journals, record, reusable
 from ..load import PathLike, load_annotations, load_metadata
 from ..plan import DEFAULT_MEMORY_BUDGET, Job, add_digests, plan_seg, plan_sr
-from ..report import RunReport, Skip
+from ..report import RunReport, Skip, fold_warnings
 from ..shards import WHOLE, Shard, plan_digest, select
 from ..write import write_bytes
 from .schedule import Progress, outcomes
@@ -339,6 +339,7 @@ def _collect(
         report.skips.extend(r.skips)
         report.warnings.extend(r.warnings)
         report.internal_errors += r.internal_error
+    report.warnings = fold_warnings(report.warnings)
     finished = {r.order for r in done}
     report.not_written = [plan[k].filename for k in positions if k not in finished]
     if report.shard is not None:
