@@ -308,7 +308,10 @@ def _main(argv: Sequence[str] | None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if client is not None:
+            cluster = client.cluster if args.scheduler is None else None
             client.close()
+            if cluster is not None:  # the LocalCluster started for this run
+                cluster.close()
     if not args.quiet:
         stream = sys.stderr if args.log_json else sys.stdout
         print(report.summary(), file=stream)

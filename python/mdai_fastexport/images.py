@@ -15,7 +15,7 @@ absent and reported, never copied into a SEG.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,34 +71,39 @@ _ORTHOGONAL_TOLERANCE = 1e-4
 _ROUNDING_TOLERANCE = 1e-2
 
 
+def _dot(u: Sequence[float], v: Sequence[float]) -> float:
+    return sum(a * b for a, b in zip(u, v, strict=True))
+
+
+def _within(ori: Sequence[float], unit: float, orthogonal: float) -> bool:
+    """Whether the row and column of ``ori`` are unit vectors within ``unit`` and
+    orthogonal within ``orthogonal``."""
+    row, col = ori[:3], ori[3:]
+    return (
+        abs(math.hypot(*row) - 1) <= unit
+        and abs(math.hypot(*col) - 1) <= unit
+        and abs(_dot(row, col)) <= orthogonal
+    )
+
+
+def _orthonormal(ori: Sequence[float]) -> bool:
+    """Whether ``ori`` holds two orthogonal unit vectors (row, column), as dciodvfy sees it."""
+    return _within(ori, _UNIT_TOLERANCE, _ORTHOGONAL_TOLERANCE)
+
+
 def _normalised(ori: list[float]) -> list[float] | None:
     """``ori`` made orthonormal (Gram-Schmidt: the row kept in direction, the column made
     orthogonal to it) when it is within :data:`_ROUNDING_TOLERANCE` of it, else None."""
-    row, col = ori[:3], ori[3:]
-    nr, nc = math.hypot(*row), math.hypot(*col)
-    dot = sum(a * b for a, b in zip(row, col, strict=True))
-    if (
-        abs(nr - 1) > _ROUNDING_TOLERANCE
-        or abs(nc - 1) > _ROUNDING_TOLERANCE
-        or abs(dot) > _ROUNDING_TOLERANCE
-    ):
+    if not _within(ori, _ROUNDING_TOLERANCE, _ROUNDING_TOLERANCE):
         return None
-    r = [a / nr for a in row]
-    along = sum(a * b for a, b in zip(r, col, strict=True))
-    c = [b - along * a for a, b in zip(r, col, strict=True)]
-    n = math.hypot(*c)
-    out = r + [b / n for b in c]
-    return out if _orthonormal(out) else None
-
-
-def _orthonormal(ori: list[float]) -> bool:
-    """Whether ``ori`` holds two orthogonal unit vectors (row, column)."""
     row, col = ori[:3], ori[3:]
-    return (
-        abs(math.hypot(*row) - 1) <= _UNIT_TOLERANCE
-        and abs(math.hypot(*col) - 1) <= _UNIT_TOLERANCE
-        and abs(sum(a * b for a, b in zip(row, col, strict=True))) <= _ORTHOGONAL_TOLERANCE
-    )
+    nr = math.hypot(*row)
+    r = [a / nr for a in row]
+    along = _dot(r, col)
+    c = [b - along * a for a, b in zip(r, col, strict=True)]
+    nc = math.hypot(*c)
+    out = r + [b / nc for b in c]
+    return out if _orthonormal(out) else None
 
 
 def _item(seq: Any) -> Tags:
@@ -124,12 +129,13 @@ def _geometry(groups: list[Tags], problems: list[str], where: str) -> FrameGeome
             )
             ori = floats(ori_raw, 6)
             if ori is not None and not _orthonormal(ori):
-                fixed = _normalised(ori)
-                if fixed is not None:  # rounded in the source: dciodvfy rejects it as it is
+                ori = _normalised(ori)
+                if ori is not None:  # rounded in the source: dciodvfy rejects it as it is
                     problems.append(
                         f"{where}: ImageOrientationPatient {ori_raw!r} is not exactly two "
                         "orthogonal unit vectors (rounded?); written normalised"
                     )
+                    ori_raw = ori  # what is written
                 else:
                     # zero, non-unit (1e308, 2.5) or non-orthogonal direction cosines:
                     # dciodvfy rejects them in a SEG, and they describe no plane
@@ -137,9 +143,6 @@ def _geometry(groups: list[Tags], problems: list[str], where: str) -> FrameGeome
                         f"{where}: ImageOrientationPatient {ori_raw!r} ignored (not two "
                         "orthogonal unit vectors)"
                     )
-                ori = fixed
-                if fixed is not None:
-                    ori_raw = fixed  # what is written
         pm = _item(g.get("PixelMeasuresSequence")) or g
         if spacing is None and pm.get("PixelSpacing") is not None:
             sp_raw = pm.get("PixelSpacing")

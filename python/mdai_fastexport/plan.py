@@ -388,27 +388,26 @@ class Digests:
         h = self._headers.get(uid)
         if h is None:
             inst = self._index.instances[uid]
-            entry = inst.raw()
-            if entry is not None:  # read from a file: its entry's bytes, as they are
-                h = hashlib.blake2b(entry, digest_size=16).digest()
-                self._headers[uid] = h
-                return h
-            tags = inst.tags
-            try:
-                raw = orjson.dumps(
-                    tags, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=str
-                )
-            except TypeError:
-                # a parsed dict orjson cannot serialise (an integer beyond 64 bits, a key
-                # that is not a string): its repr is as deterministic within a version
-                raw = repr(tags).encode("utf-8", "surrogatepass")
-            h = hashlib.blake2b(raw, digest_size=16).digest()
-            self._headers[uid] = h
+            raw = inst.raw()  # read from a file: its entry's bytes, as they are
+            if raw is None:
+                tags = inst.tags
+                try:
+                    raw = orjson.dumps(
+                        tags,
+                        option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+                        default=str,
+                    )
+                except TypeError:
+                    # a parsed dict orjson cannot serialise (an integer beyond 64 bits, a key
+                    # that is not a string): its repr is as deterministic within a version
+                    raw = repr(tags).encode("utf-8", "surrogatepass")
+            h = self._headers[uid] = hashlib.blake2b(raw, digest_size=16).digest()
         return h
 
     def __call__(self, job: Job) -> str:
         b = job.batch
         g = b.geometry
+        labels = _job_labels(job)
         h = hashlib.blake2b(digest_size=20)
         h.update(
             orjson.dumps(
@@ -419,7 +418,7 @@ class Digests:
                     job.sop_instance_uid,
                     job.series_instance_uid,
                     dataclasses.asdict(job.annotator),
-                    len(_job_labels(job)),
+                    len(labels),
                     [b.ids, b.tracking, b.label_ids, b.series_uids, b.sop_uids, b.frames],
                     [b.notes, b.times, b.from_model, b.parent_tracking, b.parent_labels],
                     list(job.instance_uids),
@@ -436,7 +435,7 @@ class Digests:
             g.vertices,
         ):
             h.update(arr.tobytes())
-        for lab in _job_labels(job):
+        for lab in labels:
             h.update(self._label(lab))
         for uid in job.instance_uids:
             h.update(self._header(uid))

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from .shards import Shard
+
 
 @dataclass(frozen=True, slots=True)
 class Skip:
@@ -99,8 +101,8 @@ def fold_warnings(warnings: list[str]) -> list[str]:
         groups[problem].append(f"instance {m.group(1)}{m.group(2) or ''}")
     out = []
     for grouped, text in order:
-        where = groups[text] if grouped else []
-        if not grouped:
+        where = groups[text] if grouped else None
+        if where is None:
             out.append(text)
         elif len(where) == 1:
             out.append(f"{where[0]}: {text}")
@@ -157,11 +159,8 @@ class RunReport:
         for a shard)."""
         if self.shard is None:
             return report_name(self.output_format)
-        width = len(str(self.shard["count"]))
-        return (
-            f"report.{self.output_format.lower()}.shard-{self.shard['index'] + 1:0{width}d}-of-"
-            f"{self.shard['count']}.json"
-        )
+        suffix = Shard(self.shard["index"], self.shard["count"]).suffix
+        return f"report.{self.output_format.lower()}{suffix}.json"
 
     @property
     def ok(self) -> bool:

@@ -100,7 +100,7 @@ def _check_dask() -> None:
             "'tcp://scheduler:8786') or Client(LocalCluster())), or use the CLI's "
             "--backend dask [--scheduler ADDRESS]"
         ) from None
-    from joblib.parallel import EXTERNAL_BACKENDS, register_parallel_backend  # noqa: F401
+    from joblib.parallel import EXTERNAL_BACKENDS
 
     EXTERNAL_BACKENDS["dask"]()  # registers joblib's DaskDistributedBackend
 
@@ -281,7 +281,7 @@ def run_export(
         _collect(report, plan, positions, done)
         _remove_unreported(report, out)
         _prepare_output(out, fmt)  # temporary files of the jobs cut short
-        report.stale = _stale(out, fmt, report, set(names), {plan[k].filename for k in positions})
+        report.stale = _stale(out, fmt, report, set(names), {j.filename for j in jobs})
         _write_report(report, out)
         if isinstance(exc, Interrupted):
             exc.report = str(out / report.name)
@@ -295,8 +295,9 @@ def run_export(
     finally:
         bar.close()
         journal.close()
-    journal.rewrite([record(f, plan[names.index(f.path)].digest) for f in report.files])
-    report.stale = _stale(out, fmt, report, set(names), {plan[k].filename for k in positions})
+    digest_of = {j.filename: j.digest for j in jobs}
+    journal.rewrite([record(f, digest_of[f.path]) for f in report.files])
+    report.stale = _stale(out, fmt, report, set(names), set(digest_of))
     if clean:
         for name in report.stale:
             (out / name).unlink(missing_ok=True)
@@ -352,8 +353,7 @@ def _collect(
             Skip(
                 "write_failed",
                 f"{len(report.not_written)} file(s) not attempted after the disk filled up: "
-                + ", ".join(report.not_written[:3])
-                + (" ..." if len(report.not_written) > 3 else ""),
+                + _some(report.not_written),
             )
         )
     report.inputs["exported_annotations"] = sum(f.annotations for f in report.files)
@@ -363,26 +363,37 @@ def _record_unfinished(report: RunReport, out: Path, exc: Exception) -> None:
     """Jobs whose results never came back: one skip for them all; files some of them may
     already have written are removed, so the folder holds exactly what the report lists
     (a re-run writes them again, byte for byte)."""
-    cause = f"{type(exc).__name__}: {exc}"
-    for name in report.not_written:
-        (out / name).unlink(missing_ok=True)
+    _remove_unreported(report, out)
     report.skips.append(
         Skip(
             "worker_failed",
-            f"the worker pool failed ({cause}); {len(report.not_written)} file(s) not written: "
-            + ", ".join(report.not_written[:3])
-            + (" ..." if len(report.not_written) > 3 else ""),
+            f"the worker pool failed ({type(exc).__name__}: {exc}); "
+            f"{len(report.not_written)} file(s) not written: " + _some(report.not_written),
         )
     )
 
 
-#: Skip reasons that matter to SEG whatever the label (the rest only for local labels).
-_SEG_ALWAYS = {
+def _some(names: list[str]) -> str:
+    """The first three of ``names``, and " ..." when there are more."""
+    return ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+
+
+#: Index skips that concern SEG by their reason: problems of any label, and of geometry and
+#: frames (which only local annotations have); any other concerns SEG when it names an
+#: instance.
+_SEG_REASONS = {
     "unknown_label",
     "invalid_annotation",
     "unknown_scope",
     "unsupported_mode",
     "video_dataset",
+    "null_data",
+    "invalid_geometry",
+    "non_finite_vertex",
+    "empty_geometry",
+    "frame_out_of_range",
+    "invalid_frame",
+    "missing_frame_number",
 }
 
 
@@ -390,21 +401,4 @@ def _relevant_skips(index: ExportIndex, fmt: str) -> list[Skip]:
     """Index skips that matter for this output: SEG ignores global labels' problems."""
     if fmt == "SR":
         return list(index.skips)
-    out = []
-    for s in index.skips:
-        if (
-            s.reason in _SEG_ALWAYS
-            or s.sop_uid is not None
-            or s.reason
-            in (
-                "null_data",
-                "invalid_geometry",
-                "non_finite_vertex",
-                "empty_geometry",
-                "frame_out_of_range",
-                "invalid_frame",
-                "missing_frame_number",
-            )
-        ):
-            out.append(s)
-    return out
+    return [s for s in index.skips if s.reason in _SEG_REASONS or s.sop_uid is not None]

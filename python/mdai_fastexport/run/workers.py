@@ -14,9 +14,9 @@ import multiprocessing
 import signal
 import sys
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +73,12 @@ def batch_ranges(jobs: Sequence[Job], workers: int) -> list[tuple[int, int]]:
 def make_batch(jobs: Sequence[Job], index: ExportIndex) -> WorkBatch:
     """Consecutive jobs (a range of :func:`batch_ranges`) as a batch that carries its
     headers, for workers that do not share this process's memory."""
-    return _batch(list(jobs), index)
+    uids = {uid for job in jobs for uid in job.instance_uids}
+    return WorkBatch(list(jobs), {uid: index.instances[uid].tags for uid in sorted(uids)})
 
 
 def _unit(job: Job) -> str:
     return job.series_uid if isinstance(job, SegJob) else job.study_uid
-
-
-def _batch(jobs: list[Job], index: ExportIndex) -> WorkBatch:
-    uids = {uid for job in jobs for uid in job.instance_uids}
-    return WorkBatch(jobs, {uid: index.instances[uid].tags for uid in sorted(uids)})
 
 
 #: Source images kept for reuse by later jobs (the annotators of one series, the studies
@@ -95,18 +91,10 @@ def image_cache(
 ) -> Callable[[str], SourceImage]:
     """``uid -> SourceImage``, built from ``headers`` when first asked for and kept in a
     least-recently-used cache of ``size`` images."""
-    cache: OrderedDict[str, SourceImage] = OrderedDict()
 
+    @lru_cache(maxsize=size)
     def image_of(uid: str) -> SourceImage:
-        img = cache.get(uid)
-        if img is None:
-            img = source_image(uid, headers[uid])
-            cache[uid] = img
-            if len(cache) > size:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(uid)
-        return img
+        return source_image(uid, headers[uid])
 
     return image_of
 
