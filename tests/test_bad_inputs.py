@@ -334,3 +334,27 @@ def test_a_header_problem_of_many_instances_is_said_once():
         "a warning about the export",
         "instance 1.4: SliceThickness 'x' ignored",
     ]
+
+
+def test_lossy_source_without_ratio_and_method_is_said(tmp_path):
+    """A source that says it was lossy-compressed without saying how: the SEG says 01 too
+    (true) without the ratio and method it cannot know, and the report says so."""
+    ann, meta = make_exports(seed=5, ct_series=1, ct_slices=2, with_multiframe=False)
+    cr = [
+        m
+        for m in meta["datasets"][0]["dicomMetadata"]
+        if m["dicomTags"].get("Modality") in ("CR", "DX")
+    ]
+    assert cr
+    for m in cr:
+        m["dicomTags"]["LossyImageCompression"] = "01"
+        for k in ("LossyImageCompressionRatio", "LossyImageCompressionMethod"):
+            m["dicomTags"].pop(k, None)
+    report = export_seg(ann, meta, tmp_path / "out", n_jobs=1)
+    series = {m["SeriesInstanceUID"] for m in cr}
+    segs = [f for f in report.files if f.series_uid in series]
+    assert segs
+    for f in segs:
+        ds = pydicom.dcmread(tmp_path / "out" / f.path)
+        assert ds.LossyImageCompression == "01" and "LossyImageCompressionRatio" not in ds
+    assert any("LossyImageCompression 01 without a valid" in w for w in report.warnings)

@@ -123,6 +123,15 @@ def _lossy(sources: Sequence[SourceImage]) -> tuple[str, list[str], list[str]]:
                 or not all(_positive_ds(r) for r in ratios)
                 or not all(isinstance(m, str) and _CS_TERM.match(m.strip()) for m in methods)
             ):
+                # a SEG requires both when it says 01 (Type 1C), but they are not known:
+                # "01" stays true, and the gap is said rather than filled with a guess
+                problem = (
+                    f"instance {s.sop_uid}: LossyImageCompression 01 without a valid "
+                    "LossyImageCompressionRatio and Method; the SEG says 01 without them too "
+                    "(a SEG requires them then, and the source does not tell)"
+                )
+                if problem not in s.problems:
+                    s.problems.append(problem)
                 return "01", [], []
             return "01", [ds(r) for r in ratios], [str(m).strip() for m in methods]
     return "00", [], []
